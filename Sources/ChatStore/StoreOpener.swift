@@ -1,0 +1,42 @@
+import ChatCore
+import Foundation
+
+/// Where users live, parsed from `store.url`: `sqlite:///path/chatd.sqlite` or `mongodb://host/db`.
+public enum StoreLocation: Equatable, Sendable {
+    case sqlite(path: String)
+    case mongo(url: String)
+
+    public init(parsing url: String) throws(StoreError) {
+        if url.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard path.hasPrefix("/"), path.count > 1 else {
+                throw .invalid("sqlite URL needs an absolute path, e.g. sqlite:///var/lib/chatd/chatd.sqlite")
+            }
+            self = .sqlite(path: path)
+        } else if url.hasPrefix("mongodb://") || url.hasPrefix("mongodb+srv://") {
+            self = .mongo(url: url)
+        } else {
+            throw .invalid("store URL must start with sqlite:// or mongodb://")
+        }
+    }
+
+    /// The URL without credentials, for logs and status output.
+    public var redacted: String {
+        switch self {
+        case .sqlite(let path): return "sqlite://\(path)"
+        case .mongo(let url):
+            guard let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
+            return String(url[..<scheme.upperBound]) + "***@" + String(url[url.index(after: at)...])
+        }
+    }
+}
+
+public enum StoreOpener {
+    /// Opens the store a URL names. Errors are `StoreError`s.
+    public static func open(_ location: StoreLocation) async throws -> any UserStore {
+        switch location {
+        case .sqlite(let path): return try SQLiteUserStore(path: path)
+        case .mongo(let url): return try MongoStoreBridge.open(url: url)
+        }
+    }
+}
