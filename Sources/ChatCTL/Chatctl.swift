@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// The operators' CLI for chatd.
+public struct Chatctl: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "chatctl",
+        abstract: "Manage chatd: users, migrations, tokens, queues and the running daemon.",
+        version: ChatctlVersion.current,
+        subcommands: [UserCommand.self, MigrateCommand.self, ConfigCommand.self])
+
+    public init() {}
+}
+
+public enum ChatctlVersion {
+    public static let current = "0.1.0"
+}
+
+/// Parses argv, runs the command with a context, and turns every error into one stderr line and an exit status.
+public enum ChatctlMain {
+    public static func run(_ arguments: [String], context: CTLContext) async -> Int32 {
+        let command: any ParsableCommand
+        do {
+            command = try Chatctl.parseAsRoot(arguments)
+        } catch {
+            let code = Chatctl.exitCode(for: error)
+            let message = Chatctl.fullMessage(for: error)
+            if code == .success { context.print(message) } else { context.log(message) }
+            return code.rawValue
+        }
+        guard let runnable = command as? any CTLCommand else {
+            // A group without a subcommand: show its help.
+            context.log(Chatctl.helpMessage(for: type(of: command)))
+            return 64
+        }
+        do {
+            try await runnable.run(context)
+            return 0
+        } catch {
+            let failure = CTLError(error)
+            context.log("chatctl: \(failure.message)")
+            return failure.exitStatus
+        }
+    }
+}

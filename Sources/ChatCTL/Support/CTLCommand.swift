@@ -1,0 +1,48 @@
+import ArgumentParser
+import ChatConfig
+import ChatStore
+
+/// A chatctl command: parsed by ArgumentParser, run with an injected context.
+public protocol CTLCommand: AsyncParsableCommand {
+    func run(_ context: CTLContext) async throws
+}
+
+extension CTLCommand {
+    public func run() async throws {
+        try await run(.live())
+    }
+}
+
+/// Options every command accepts.
+public struct GlobalOptions: ParsableArguments, Sendable {
+    @Option(name: .long, help: "Config file (same as chatd's; default /etc/chatd/chatd.toml).")
+    public var config: String?
+
+    @Option(name: .long, help: "Store URL: sqlite:///path or mongodb://host/db (or CHATD_STORE).")
+    public var store: String?
+
+    @Option(name: .long, help: "Control socket of a running chatd (or CHATD_CONTROL_SOCKET).")
+    public var socket: String?
+
+    @Flag(name: .long, help: "Print results as JSON.")
+    public var json = false
+
+    @Flag(name: .shortAndLong, help: "Log more on stderr.")
+    public var verbose = false
+
+    public init() {}
+
+    func loader(_ context: CTLContext) -> ConfigLoader {
+        var flags: [String: String] = [:]
+        flags["config"] = config
+        flags["store"] = store
+        flags["control-socket"] = socket
+        return ConfigLoader(flags: flags, environment: context.environment)
+    }
+
+    /// Opens the user store the config names; chatctl needs no JWT or SMS settings for this.
+    func openStore(_ context: CTLContext) async throws -> any UserStore {
+        let url = try loader(context).storeURL()
+        return try await StoreOpener.open(try StoreLocation(parsing: url))
+    }
+}

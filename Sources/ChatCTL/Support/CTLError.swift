@@ -1,0 +1,51 @@
+import ChatConfig
+import ChatCore
+import ChatStore
+
+/// Everything a chatctl command can fail with. `exitStatus` is the one place errors become sysexits codes.
+public enum CTLError: Error, Equatable {
+    case usage(String)
+    case badInput(String)
+    case failure(String)
+    case unavailable(String)
+    case temporary(String)
+    case permissionDenied(String)
+    case config(String)
+
+    public var message: String {
+        switch self {
+        case .usage(let text), .badInput(let text), .failure(let text), .unavailable(let text),
+             .temporary(let text), .permissionDenied(let text), .config(let text):
+            text
+        }
+    }
+
+    /// sysexits(3): 0 ok, 1 failure, 64 usage, 65 data, 69 unavailable, 75 temporary, 77 permission, 78 config.
+    public var exitStatus: Int32 {
+        switch self {
+        case .failure: 1
+        case .usage: 64
+        case .badInput: 65
+        case .unavailable: 69
+        case .temporary: 75
+        case .permissionDenied: 77
+        case .config: 78
+        }
+    }
+
+    /// Maps lower layers' errors to what the operator sees.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as CTLError: self = error
+        case let error as ValidationError: self = .badInput(error.message)
+        case let error as ConfigError: self = .config(error.message)
+        case let error as StoreError:
+            switch error {
+            case .conflict, .notFound: self = .failure(error.message)
+            case .unavailable: self = .unavailable(error.message)
+            case .invalid(let why): self = .config("store.url: \(why)")
+            }
+        default: self = .failure("\(error)")
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import ChatCore
+import ChatStore
+import Foundation
+
+struct UserCreate: CTLCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a user.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Phone number, e.g. 79001234567 or \"+7 (900) 123-45-67\".") var phone: String
+    @Option(help: "Display name, 1 to 100 characters.") var name: String
+
+    func run(_ context: CTLContext) async throws {
+        // Validate everything before touching the store.
+        let user = User(userId: UserID.generate(), phone: try Phone(normalizing: phone),
+                        name: try UserName(validating: name), createdAt: Date())
+        let store = try await global.openStore(context)
+        defer { Task { await store.close() } }
+        try await store.createUser(user)
+        UserPrinter.print(user, json: global.json, context)
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import ChatCore
+import ChatStore
+
+struct UserRename: CTLCommand {
+    static let configuration = CommandConfiguration(commandName: "rename", abstract: "Change a user's display name.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The userId (usr_…).") var userId: String
+    @Argument(help: "The new name.") var name: String
+
+    func run(_ context: CTLContext) async throws {
+        let id = try parseUserID(userId)
+        let newName = try UserName(validating: name)
+        let store = try await global.openStore(context)
+        defer { Task { await store.close() } }
+        UserPrinter.print(try await store.renameUser(id: id, to: newName), json: global.json, context)
+    }
+}

@@ -1,0 +1,67 @@
+import ChatCore
+import Foundation
+
+/// chatd's validated, immutable configuration. Built once by `ConfigLoader`; nothing below the
+/// executables reads the environment.
+public struct ChatdConfig: Sendable, Equatable {
+    public enum LogLevel: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+    public enum SMSSender: Sendable, Equatable {
+        case log
+        case webhook(url: String)
+        case command(path: String)
+    }
+
+    public var dev: Bool
+    public var stateDirectory: String
+    public var logLevel: LogLevel
+    public var host: String
+    public var port: Int
+    public var corsOrigins: [String]
+    public var storeURL: String
+    public var rabbitMQURL: String
+    public var updatesExchange: String
+    public var managementURL: String
+    public var queueTemplate: String
+    public var queueExpiresSeconds: Double
+    public var prefetch: Int
+    public var chat3URL: String
+    public var chat3APIKey: String?
+    public var chat3Tenant: String
+    public var chat3ConnectTimeout: Double
+    public var chat3RequestTimeout: Double
+    /// Nil only under `dev`, where the daemon generates and keeps one (`DevSecret`).
+    public var jwtSecret: String?
+    public var jwtLifetimeSeconds: Double
+    public var controlSocket: String
+    public var operatorGroup: String
+    public var smsSender: SMSSender
+    public var codeLength: Int
+    public var codeLifetimeSeconds: Double
+    public var maxCodeAttempts: Int
+    public var resendCooldownSeconds: Double
+    public var phoneHourlyLimit: Int
+    public var ipHourlyLimit: Int
+
+    /// A short hash of the effective settings (secrets included only as their hash), shown by status.
+    public var digest: String {
+        let text = "\(self)"
+        return String(OTPHasher.sha256Hex(text).prefix(12))
+    }
+}
+
+/// Why a configuration is unusable. Always names the key, so the operator knows what to fix.
+public enum ConfigError: Error, Equatable, Sendable {
+    case invalid(key: String, reason: String)
+    case unreadableFile(path: String, reason: String)
+    case syntax(path: String, line: Int, reason: String)
+    case unknownKey(path: String, key: String, line: Int)
+
+    public var message: String {
+        switch self {
+        case .invalid(let key, let reason): "config: \(key): \(reason)"
+        case .unreadableFile(let path, let reason): "config: cannot read \(path): \(reason)"
+        case .syntax(let path, let line, let reason): "config: \(path):\(line): \(reason)"
+        case .unknownKey(let path, let key, let line): "config: \(path):\(line): unknown key '\(key)'"
+        }
+    }
+}
