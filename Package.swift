@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // System libraries: module maps + shim.h with static inline wrappers for C variadics.
@@ -69,6 +70,7 @@ let package = Package(
                 dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -80,7 +82,7 @@ let package = Package(
                 swiftSettings: strict),
 
         .executableTarget(name: "chatd",
-                          dependencies: ["ChatDaemon", "ChatConfig",
+                          dependencies: ["ChatDaemon", "ChatConfig", .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
         .executableTarget(name: "chatctl", dependencies: ["ChatCTL"], swiftSettings: strict),

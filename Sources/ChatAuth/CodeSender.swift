@@ -1,0 +1,89 @@
+import ChatCore
+import Foundation
+import Logging
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Delivers a one-time code to a phone. Throws when delivery failed.
+public protocol CodeSender: Sendable {
+    func send(code: String, to phone: Phone) async throws
+}
+
+public struct CodeSenderError: Error, Equatable, Sendable {
+    public let reason: String
+}
+
+/// Development only: writes the code to the log.
+public struct LogCodeSender: CodeSender {
+    let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func send(code: String, to phone: Phone) async throws {
+        // The one place a code is logged; the config refuses this sender outside --dev.
+        logger.notice("dev login code", metadata: ["phone": "\(phone)", "code": "\(code)"])
+    }
+}
+
+/// Runs a program per code with `SMS_PHONE` and `SMS_CODE` in its environment (never in argv,
+/// where other users could read it). A non-zero exit or a 10 s timeout is a failure.
+public struct CommandCodeSender: CodeSender {
+    let command: String
+    let timeoutSeconds: Double
+
+    public init(command: String, timeoutSeconds: Double = 10) {
+        self.command = command
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public func send(code: String, to phone: Phone) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SMS_PHONE"] = phone.digits
+        environment["SMS_CODE"] = code
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: CodeSenderError(reason: "cannot run SMS command: \(error)"))
+                return
+            }
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds) {
+                if process.isRunning { kill(pid, SIGKILL) }
+            }
+        }
+        guard status == 0 else { throw CodeSenderError(reason: "SMS command exited with \(status)") }
+    }
+}
+
+/// POSTs `{phone, code}` as JSON to an SMS gateway; any non-2xx answer is a failure.
+public struct WebhookCodeSender: CodeSender {
+    let url: URL
+    let timeoutSeconds: Double
+
+    public init(url: URL, timeoutSeconds: Double = 5) {
+        self.url = url
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public func send(code: String, to phone: Phone) async throws {
+        var request = URLRequest(url: url, timeoutInterval: timeoutSeconds)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(JSONValue.object(["phone": .string(phone.digits), "code": .string(code)]).serialized().utf8)
+        let response: URLResponse
+        do { (_, response) = try await URLSession.shared.data(for: request) } catch {
+            throw CodeSenderError(reason: "SMS webhook unreachable")
+        }
+        guard let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) else {
+            throw CodeSenderError(reason: "SMS webhook answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import ChatCore
+import ChatStore
+import Foundation
+import JWTKit
+
+/// The claims chatd puts in a token: the seed's `{userId, phone}` plus `iat`, `exp` and `jti`.
+public struct SessionClaims: JWTPayload, Equatable {
+    public var userId: String
+    public var phone: String
+    public var iat: IssuedAtClaim
+    public var exp: ExpirationClaim
+    public var jti: IDClaim
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Issues and checks JWTs. chatd's HTTP middleware, its Socket.IO handshake and chatctl all use
+/// `authenticate`, so a token is accepted or refused the same way everywhere.
+public struct TokenService: Sendable {
+    public static let algorithm = "HS256"
+    private let keys: JWTKeyCollection
+    public let lifetimeSeconds: Double
+    private let store: any UserStore
+
+    public init(secret: String, lifetimeSeconds: Double, store: any UserStore) async {
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Data(secret.utf8)), digestAlgorithm: .sha256)
+        self.lifetimeSeconds = lifetimeSeconds
+        self.store = store
+    }
+
+    public func mint(for user: User, lifetimeSeconds: Double? = nil, now exact: Date = Date()) async throws -> String {
+        // Whole seconds, as every JWT library writes NumericDate.
+        let now = Date(timeIntervalSince1970: exact.timeIntervalSince1970.rounded(.down))
+        let claims = SessionClaims(
+            userId: user.userId.rawValue, phone: user.phone.digits,
+            iat: IssuedAtClaim(value: now),
+            exp: ExpirationClaim(value: now.addingTimeInterval(lifetimeSeconds ?? self.lifetimeSeconds)),
+            jti: IDClaim(value: UUID().uuidString.lowercased()))
+        return try await keys.sign(claims, header: ["typ": "JWT"])
+    }
+
+    /// Signature, pinned algorithm and expiry only; no store access.
+    public func verifySignature(_ token: String) async throws(AuthError) -> SessionClaims {
+        guard Self.headerAlgorithm(token) == Self.algorithm else {
+            throw .invalidToken("algorithm must be \(Self.algorithm)")
+        }
+        do {
+            return try await keys.verify(token, as: SessionClaims.self)
+        } catch let error as JWTError {
+            if case .claimVerificationFailure = error.errorType { throw .invalidToken("expired") }
+            throw .invalidToken("signature or claims invalid")
+        } catch {
+            throw .invalidToken("malformed")
+        }
+    }
+
+    /// The full check: signature, algorithm, expiry, revocation, and an active user.
+    public func authenticate(_ token: String) async throws -> (User, SessionClaims) {
+        let claims = try await verifySignature(token)
+        guard let userId = UserID(rawValue: claims.userId) else { throw AuthError.invalidToken("bad userId claim") }
+        if try await store.isTokenRevoked(jti: claims.jti.value) { throw AuthError.revoked }
+        guard let user = try await store.user(id: userId) else { throw AuthError.unknownUser }
+        guard user.status == .active else { throw AuthError.accountDisabled }
+        return (user, claims)
+    }
+
+    /// Revokes a token until it would have expired anyway.
+    public func revoke(_ claims: SessionClaims) async throws {
+        try await store.revokeToken(jti: claims.jti.value, expiresAt: claims.exp.value)
+    }
+
+    /// The `alg` field of a token's header, read without trusting anything else in it.
+    static func headerAlgorithm(_ token: String) -> String? {
+        guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first else { return nil }
+        var base64 = headerPart.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64),
+              case .object(let header)? = try? JSONValue.parse(data),
+              case .string(let alg)? = header["alg"]
+        else { return nil }
+        return alg
+    }
+}

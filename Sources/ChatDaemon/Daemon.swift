@@ -1,0 +1,119 @@
+import ChatAuth
+import ChatConfig
+import ChatCore
+import ChatStore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Why chatd cannot start; the executable maps each to a sysexits status.
+public enum StartupError: Error {
+    case config(ConfigError)
+    case storeUnavailable(String)
+    case stateDirectory(String)
+
+    public var message: String {
+        switch self {
+        case .config(let error): error.message
+        case .storeUnavailable(let why): "store unavailable: \(why)"
+        case .stateDirectory(let why): "state directory: \(why)"
+        }
+    }
+
+    public var exitStatus: Int32 {
+        switch self {
+        case .config: 78
+        case .storeUnavailable: 69
+        case .stateDirectory: 73
+        }
+    }
+}
+
+/// Everything the routes and services share, built once at start.
+public struct DaemonServices: Sendable {
+    public let config: ChatdConfig
+    public let store: any UserStore
+    public let tokens: TokenService
+    public let logins: LoginService
+    public let logger: Logger
+}
+
+/// The composition root: turns a config into a running chatd.
+public enum Daemon {
+    /// Opens the store, applies pending migrations and prepares secrets.
+    public static func prepare(config: ChatdConfig, logger: Logger) async throws(StartupError) -> DaemonServices {
+        let store: any UserStore
+        do {
+            store = try await StoreOpener.open(try StoreLocation(parsing: config.storeURL))
+            let reports = try await MigrationPlan.standard.up(store, dryRun: false)
+            for report in reports where report.affected > 0 {
+                logger.notice("migration applied", metadata: ["migration": "\(report.id)", "rows": "\(report.affected)"])
+            }
+        } catch let error as StoreError {
+            if case .invalid(let why) = error { throw .config(.invalid(key: "store.url", reason: why)) }
+            throw .storeUnavailable(error.message)
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
+        let secret: String
+        if let configured = config.jwtSecret {
+            secret = configured
+        } else {
+            do { secret = try DevSecret.loadOrCreate(stateDirectory: config.stateDirectory) } catch {
+                throw .stateDirectory("cannot keep the development secret in \(config.stateDirectory): \(error)")
+            }
+        }
+        let tokens = await TokenService(secret: secret, lifetimeSeconds: config.jwtLifetimeSeconds, store: store)
+        let logins = LoginService(store: store, policy: LoginPolicy(config: config),
+                                  codes: OneTimeCode(serverSecret: secret, length: config.codeLength),
+                                  sender: CodeSenders.make(config.smsSender, logger: logger), tokens: tokens, logger: logger)
+        return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, logger: logger)
+    }
+
+    public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
+        let router = Router(context: ChatRequestContext.self)
+        router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: OriginsCORSMiddleware(origins: Set(services.config.corsOrigins)))
+        let readiness = Readiness(checks: [
+            "store": { await storeAnswers(services.store) }
+        ])
+        HealthRoutes(readiness: readiness).register(on: router)
+        AuthRoutes(services: services).register(on: router)
+        return router
+    }
+
+    static func storeAnswers(_ store: any UserStore) async -> Bool {
+        do { _ = try await store.appliedMigrations(); return true } catch { return false }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains and returns.
+    public static func run(_ services: DaemonServices, onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let config = services.config
+        let logger = services.logger
+        let router = buildRouter(services)
+        let started = Date()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? config.port
+                logger.notice("chatd ready", metadata: [
+                    "http.port": "\(port)", "store": "\(services.store.location)",
+                    "startup.ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+                ])
+                onReady(port)
+            },
+            logger: logger)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [.init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await serviceGroup.run()
+        await services.store.close()
+        logger.notice("chatd stopped")
+    }
+}

@@ -1,0 +1,121 @@
+import ChatCore
+import ChatStore
+import Foundation
+import Hummingbird
+
+/// Every failure an API route can answer with. `status` and `code` are the one table that maps
+/// errors to the wire; routes never build error responses by hand.
+public enum APIError: Error, Equatable, Sendable {
+    case badRequest(String)
+    case invalidJSON
+    case unauthorized
+    case forbidden(String)
+    case notFound(String)
+    case conflict(String)
+    case payloadTooLarge
+    case rateLimited(retryAfterSeconds: Int, message: String)
+    case invalidCode(String)
+    case tooManyAttempts
+    case smsUnavailable
+    case chat3Unavailable
+    case storeUnavailable
+    case internalError
+
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .badRequest, .invalidJSON, .invalidCode: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .payloadTooLarge: .contentTooLarge
+        case .rateLimited, .tooManyAttempts: .tooManyRequests
+        case .smsUnavailable, .chat3Unavailable, .storeUnavailable: .serviceUnavailable
+        case .internalError: .internalServerError
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .badRequest: "bad_request"
+        case .invalidJSON: "invalid_json"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .payloadTooLarge: "payload_too_large"
+        case .rateLimited: "rate_limited"
+        case .invalidCode: "invalid_code"
+        case .tooManyAttempts: "too_many_attempts"
+        case .smsUnavailable: "sms_unavailable"
+        case .chat3Unavailable: "chat3_unavailable"
+        case .storeUnavailable: "store_unavailable"
+        case .internalError: "internal_error"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .badRequest(let text), .forbidden(let text), .notFound(let text), .conflict(let text), .invalidCode(let text):
+            text
+        case .invalidJSON: "Malformed JSON body"
+        case .unauthorized: "Authentication required"
+        case .payloadTooLarge: "Request body too large"
+        case .rateLimited(_, let text): text
+        case .tooManyAttempts: "Too many attempts; request a new code"
+        case .smsUnavailable: "Could not send the code; try again later"
+        case .chat3Unavailable: "Chat service unavailable"
+        case .storeUnavailable: "User store unavailable"
+        case .internalError: "Internal server error"
+        }
+    }
+
+    /// Lower layers' errors as API errors. Unknown errors become 500 without detail.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as APIError: self = error
+        case let error as ValidationError: self = .badRequest(error.message)
+        case let error as StoreError:
+            switch error {
+            case .conflict: self = .conflict(error.message)
+            case .notFound: self = .notFound("User not found")
+            case .unavailable, .invalid: self = .storeUnavailable
+            }
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: self = .notFound("Route not found")
+            case .contentTooLarge: self = .payloadTooLarge
+            case .unauthorized: self = .unauthorized
+            case .badRequest: self = .badRequest("Bad request")
+            case .methodNotAllowed: self = .notFound("Route not found")
+            default: self = .internalError
+            }
+        case is DecodingError: self = .invalidJSON
+        default: self = .internalError
+        }
+    }
+
+    /// The reference's envelope: `{"success": false, "error": "...", "code": "..."}`.
+    public func response() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if case .rateLimited(let seconds, _) = self { headers[.retryAfter] = String(seconds) }
+        let body: JSONValue = ["success": false, "error": .string(message), "code": .string(code)]
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.serialized())))
+    }
+}
+
+/// Turns anything a route throws into the JSON error envelope, and logs server-side failures.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let apiError = APIError(error)
+            if apiError == .internalError || apiError == .storeUnavailable {
+                context.logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            return apiError.response()
+        }
+    }
+}

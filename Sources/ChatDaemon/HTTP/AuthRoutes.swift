@@ -1,0 +1,105 @@
+import ChatAuth
+import ChatCore
+import Hummingbird
+
+extension APIError {
+    /// Login and token errors on the wire.
+    init(_ error: AuthError) {
+        switch error {
+        case .nameRequired: self = .badRequest("Name is required for new users")
+        case .accountDisabled: self = .forbidden("Account disabled")
+        case .invalidCode: self = .invalidCode("Invalid or expired verification code")
+        case .codeExpired: self = .invalidCode("Invalid or expired verification code")
+        case .tooManyAttempts: self = .tooManyAttempts
+        case .cooldown(let seconds): self = .rateLimited(retryAfterSeconds: seconds, message: "Code already sent; try again later")
+        case .rateLimited(let seconds): self = .rateLimited(retryAfterSeconds: seconds, message: "Too many requests")
+        case .senderFailed: self = .smsUnavailable
+        case .invalidToken, .revoked, .unknownUser: self = .unauthorized
+        }
+    }
+}
+
+/// Requires a valid bearer token; stores who is calling in the context.
+struct AuthMiddleware: RouterMiddleware {
+    let tokens: TokenService
+
+    func handle(_ request: Request, context: ChatRequestContext,
+                next: (Request, ChatRequestContext) async throws -> Response) async throws -> Response {
+        guard let token = BearerToken.from(request.headers[.authorization]) else { throw APIError.unauthorized }
+        var context = context
+        do {
+            let (user, claims) = try await tokens.authenticate(token)
+            context.identity = AuthenticatedUser(user: user, tokenID: claims.jti.value,
+                                                 expiresAt: claims.exp.value.timeIntervalSince1970)
+        } catch let error as AuthError {
+            context.logger.debug("token refused", metadata: ["reason": "\(error)"])
+            throw APIError.unauthorized
+        }
+        return try await next(request, context)
+    }
+}
+
+enum BearerToken {
+    static func from(_ header: String?) -> String? {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+}
+
+struct AuthRoutes {
+    let services: DaemonServices
+
+    func register(on router: Router<ChatRequestContext>) {
+        let logins = services.logins
+        let tokens = services.tokens
+        router.post("/api/auth/request-code") { request, context in
+            var request = request
+            let body = try await request.jsonObject(context: context)
+            let phone = try Self.string(body, "phone", required: true)!
+            let name = try Self.string(body, "name", required: false)
+            do {
+                let isNew = try await logins.requestCode(phone: phone, name: name, clientAddress: context.clientAddress)
+                return JSONResponse.ok(["message": "Verification code sent", "isNewUser": .bool(isNew)])
+            } catch let error as AuthError { throw APIError(error) }
+        }
+        router.post("/api/auth/verify-code") { request, context in
+            var request = request
+            let body = try await request.jsonObject(context: context)
+            let phone = try Self.string(body, "phone", required: true)!
+            let code = try Self.string(body, "code", required: true)!
+            do {
+                let (token, user) = try await logins.verifyCode(phone: phone, code: code)
+                return JSONResponse.ok(["token": .string(token), "user": Self.userJSON(user)])
+            } catch let error as AuthError { throw APIError(error) }
+        }
+        let protected = router.group("/api").add(middleware: AuthMiddleware(tokens: tokens))
+        protected.get("/auth/me") { _, context in
+            guard let identity = context.identity else { throw APIError.unauthorized }
+            return JSONResponse.ok(["user": Self.userJSON(identity.user)])
+        }
+        protected.post("/auth/logout") { request, context in
+            guard let identity = context.identity,
+                  let token = BearerToken.from(request.headers[.authorization]) else { throw APIError.unauthorized }
+            let claims = try await tokens.verifySignature(token)
+            try await tokens.revoke(claims)
+            context.logger.info("logout", metadata: ["user.id": "\(identity.user.userId)"])
+            return JSONResponse.ok(["message": "Logged out"])
+        }
+    }
+
+    static func userJSON(_ user: User) -> JSONValue {
+        ["userId": .string(user.userId.rawValue), "phone": .string(user.phone.digits), "name": .string(user.name.value)]
+    }
+
+    /// A string field; a wrong JSON type is a 400 naming the field.
+    static func string(_ body: [String: JSONValue], _ field: String, required: Bool) throws -> String? {
+        switch body[field] {
+        case .string(let value)?: return value
+        case nil, .null?:
+            if required { throw APIError.badRequest("\(field) is required") }
+            return nil
+        default: throw APIError.badRequest("\(field) must be a string")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import HTTPTypes
+import Hummingbird
+
+/// The headers helmet sets by default, on every response.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        let headers: [(String, String)] = [
+            ("Content-Security-Policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+            ("Origin-Agent-Cluster", "?1"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Strict-Transport-Security", "max-age=15552000; includeSubDomains"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-DNS-Prefetch-Control", "off"),
+            ("X-Download-Options", "noopen"),
+            ("X-Frame-Options", "SAMEORIGIN"),
+            ("X-Permitted-Cross-Domain-Policies", "none"),
+            ("X-XSS-Protection", "0"),
+        ]
+        for (name, value) in headers {
+            if let field = HTTPField.Name(name), response.headers[field] == nil { response.headers[field] = value }
+        }
+        return response
+    }
+}
+
+/// CORS for the configured origins (`*` for any). Preflight requests are answered here.
+struct OriginsCORSMiddleware<Context: RequestContext>: RouterMiddleware {
+    let origins: Set<String>
+
+    func allowedOrigin(_ origin: String?) -> String? {
+        guard let origin else { return nil }
+        if origins.contains("*") { return "*" }
+        return origins.contains(origin) ? origin : nil
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let allowed = allowedOrigin(request.headers[.origin])
+        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+            var response = Response(status: .noContent)
+            if let allowed {
+                response.headers[.accessControlAllowOrigin] = allowed
+                response.headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+                response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
+                response.headers[.accessControlMaxAge] = "600"
+                if allowed != "*" { response.headers[.vary] = "Origin" }
+            }
+            return response
+        }
+        var response = try await next(request, context)
+        if let allowed {
+            response.headers[.accessControlAllowOrigin] = allowed
+            if allowed != "*" {
+                response.headers[.vary] = "Origin"
+                response.headers[.accessControlAllowCredentials] = "true"
+            }
+        }
+        return response
+    }
+}

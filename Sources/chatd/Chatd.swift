@@ -1,0 +1,62 @@
+import ArgumentParser
+import ChatConfig
+import ChatDaemon
+import Foundation
+import Logging
+
+/// chatd: the chat backend daemon. Flags override the environment, which overrides the config file.
+@main
+struct Chatd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chatd", abstract: "Chat backend: phone login, REST API over Chat3, Socket.IO, RabbitMQ updates.")
+
+    @Option(help: "Config file (default /etc/chatd/chatd.toml).") var config: String?
+    @Option(help: "HTTP and Socket.IO port (0 picks one).") var port: String?
+    @Option(help: "Address to bind.") var host: String?
+    @Option(help: "User store URL: sqlite:///path or mongodb://host/db.") var store: String?
+    @Option(help: "AMQP URL of RabbitMQ.") var rabbitmqURL: String?
+    @Option(help: "Chat3 API base URL.") var chat3URL: String?
+    @Option(help: "Chat3 tenant.") var tenant: String?
+    @Option(help: "Control socket path.") var controlSocket: String?
+    @Option(help: "State directory (SQLite file, development secret).") var stateDir: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Flag(help: "Development defaults: generated JWT secret, log SMS sender.") var dev = false
+
+    var flagValues: [String: String] {
+        var flags: [String: String] = [:]
+        flags["config"] = config
+        flags["port"] = port
+        flags["host"] = host
+        flags["store"] = store
+        flags["rabbitmq-url"] = rabbitmqURL
+        flags["chat3-url"] = chat3URL
+        flags["tenant"] = tenant
+        flags["control-socket"] = controlSocket
+        flags["state-dir"] = stateDir
+        flags["log-level"] = logLevel
+        if dev { flags["dev"] = "true" }
+        return flags
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let loaded: ChatdConfig
+        do {
+            loaded = try ConfigLoader(flags: flagValues, environment: environment).load()
+        } catch {
+            FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
+            throw ExitCode(78)
+        }
+        LogSetup.bootstrap(level: Logger.Level(rawValue: loaded.logLevel.rawValue) ?? .info, environment: environment)
+        let logger = Logger(label: "chatd")
+        do {
+            let services = try await Daemon.prepare(config: loaded, logger: logger)
+            try await Daemon.run(services)
+        } catch let error as StartupError {
+            logger.critical("cannot start", metadata: ["error": "\(error.message)"])
+            FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+    }
+}
+
