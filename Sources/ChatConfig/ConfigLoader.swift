@@ -246,3 +246,27 @@ extension ConfigLoader {
         do { return try StoreURLCheck.validate(url) } catch { throw .invalid(key: "store.url", reason: error.reason) }
     }
 }
+
+extension ConfigLoader {
+    /// The token settings chatctl needs to mint and check tokens exactly as chatd does.
+    public func jwtSettings() throws(ConfigError) -> (secret: String, lifetimeSeconds: Double) {
+        let raw = try resolve()
+        let reader = TypedReader(raw: raw.mapValues(\.value))
+        let lifetime = try reader.duration("jwt.expires_in", positive: true)
+        if let secret = reader.optional("jwt.secret") {
+            guard secret.utf8.count >= 32 else {
+                throw .invalid(key: "jwt.secret", reason: "must be at least 32 bytes (has \(secret.utf8.count))")
+            }
+            return (secret, lifetime)
+        }
+        guard try reader.bool("dev") else {
+            throw .invalid(key: "jwt.secret", reason: "required (JWT_SECRET or JWT_SECRET_FILE); only --dev generates one")
+        }
+        let stateDirectory = try reader.string("state_dir")
+        do {
+            return (try DevSecret.loadOrCreate(stateDirectory: stateDirectory), lifetime)
+        } catch {
+            throw .invalid(key: "state_dir", reason: "cannot read the development secret: \(error)")
+        }
+    }
+}

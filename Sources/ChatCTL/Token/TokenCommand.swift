@@ -1,0 +1,120 @@
+import ArgumentParser
+import ChatAuth
+import ChatConfig
+import ChatCore
+import Foundation
+
+public struct TokenCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Mint, inspect and revoke JWTs exactly as chatd issues and checks them.",
+        subcommands: [TokenMint.self, TokenInspect.self, TokenRevoke.self])
+    public init() {}
+}
+
+extension GlobalOptions {
+    /// chatd's token service over the configured store and secret.
+    func tokenService(_ context: CTLContext) async throws -> TokenService {
+        let settings = try loader(context).jwtSettings()
+        let store = try await openStore(context)
+        return await TokenService(secret: settings.secret, lifetimeSeconds: settings.lifetimeSeconds, store: store)
+    }
+}
+
+struct TokenMint: CTLCommand {
+    static let configuration = CommandConfiguration(commandName: "mint", abstract: "Issue a token for a user.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The userId (usr_…).") var user: String
+    @Option(help: "Lifetime, e.g. 48h, 30m (default: jwt.expires_in).") var ttl: String?
+
+    func run(_ context: CTLContext) async throws {
+        let id = try parseUserID(user)
+        var lifetime: Double?
+        if let ttl {
+            guard let seconds = DurationText.seconds(ttl), seconds > 0 else { throw CTLError.badInput("--ttl '\(ttl)' is not a duration like 30m or 48h") }
+            lifetime = seconds
+        }
+        let tokens = try await global.tokenService(context)
+        let store = try await global.openStore(context)
+        defer { Task { await store.close() } }
+        guard let found = try await store.user(id: id) else { throw CTLError.failure("no user \(id)") }
+        guard found.status == .active else { throw CTLError.failure("user \(id) is disabled; chatd would refuse its tokens") }
+        let token = try await tokens.mint(for: found, lifetimeSeconds: lifetime)
+        if global.json {
+            context.print(Output.json(["token": token]))
+        } else {
+            context.print(token)
+        }
+    }
+}
+
+struct TokenInspect: CTLCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Show a token's claims, whether chatd would accept it, and why not.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The JWT.") var token: String
+
+    func run(_ context: CTLContext) async throws {
+        let tokens = try await global.tokenService(context)
+        let claims = TokenClaimsReader.claims(token)
+        var verdict = "valid"
+        do { _ = try await tokens.authenticate(token) } catch let error as AuthError {
+            verdict = TokenVerdict.describe(error)
+        }
+        if global.json {
+            struct Inspection: Encodable { let valid: Bool; let reason: String?; let claims: JSONValue? }
+            context.print(Output.json(Inspection(valid: verdict == "valid", reason: verdict == "valid" ? nil : verdict,
+                                                 claims: claims)))
+        } else {
+            if let claims { context.print("claims: \(claims.serialized())") } else { context.print("claims: (unreadable)") }
+            context.print(verdict == "valid" ? "valid" : "invalid: \(verdict)")
+        }
+        if verdict != "valid" { throw CTLError.failure("token is not valid: \(verdict)") }
+    }
+}
+
+struct TokenRevoke: CTLCommand {
+    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a token until it expires.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The JWT.") var token: String
+
+    func run(_ context: CTLContext) async throws {
+        let tokens = try await global.tokenService(context)
+        let claims: SessionClaims
+        do { claims = try await tokens.verifySignature(token) } catch {
+            throw CTLError.badInput("not a token chatd issued: \(TokenVerdict.describe(error))")
+        }
+        try await tokens.revoke(claims)
+        if global.json {
+            context.print(Output.json(["revoked": claims.jti.value]))
+        } else {
+            context.print("revoked \(claims.jti.value) (user \(claims.userId))")
+        }
+    }
+}
+
+enum TokenVerdict {
+    static func describe(_ error: AuthError) -> String {
+        switch error {
+        case .invalidToken(let why): why
+        case .revoked: "revoked"
+        case .unknownUser: "user no longer exists"
+        case .accountDisabled: "user is disabled"
+        default: "\(error)"
+        }
+    }
+}
+
+/// Reads a token's payload for display, trusting nothing in it.
+enum TokenClaimsReader {
+    static func claims(_ token: String) -> JSONValue? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        return try? JSONValue.parse(data)
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make test`: start RabbitMQ for the tests (the MongoDB stand-in, chat3-sim and chatd are started
+# by the test fixtures themselves, per test, by PID), run every test, stop what was started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .run
+state=.run/rabbitmq.test-state
+scripts/rabbitmq.sh start "$state"
+trap 'scripts/rabbitmq.sh stop "$state"' EXIT
+swift build --build-tests
+# The integration tests drive the real binaries; they find them in the build folder.
+export CHATD_BIN_DIR="$(swift build --show-bin-path)"
+swift test --skip-build "$@"
