@@ -1,0 +1,49 @@
+import ChatCore
+
+/// Engine.IO server settings; the defaults are the reference server's and SPEC §5's.
+public struct EngineIOConfiguration: Sendable, Hashable {
+    /// How often the server pings each session.
+    public var pingInterval: Duration
+    /// How long the server waits for the pong before closing the session.
+    public var pingTimeout: Duration
+    /// `maxHttpBufferSize`: the largest POST body or WebSocket frame accepted, in bytes.
+    public var maxPayload: Int
+    /// How long a WebSocket may take from attaching to sending the `upgrade` packet.
+    public var upgradeTimeout: Duration
+    /// How long a session the server closed waits for the client's next poll to learn about it.
+    public var closeTimeout: Duration
+
+    public init(
+        pingInterval: Duration = .milliseconds(25_000),
+        pingTimeout: Duration = .milliseconds(20_000),
+        maxPayload: Int = 1_000_000,
+        upgradeTimeout: Duration = .seconds(10),
+        closeTimeout: Duration = .seconds(30)
+    ) {
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
+        self.maxPayload = maxPayload
+        self.upgradeTimeout = upgradeTimeout
+        self.closeTimeout = closeTimeout
+    }
+
+    /// The `open` packet's JSON. Upgrades are offered only to polling sessions.
+    public func handshakeJSON(sid: String, upgrades: [String]) -> String {
+        var json = JSONWriter()
+        json.writeRaw("{\"sid\":")
+        json.writeString(sid)
+        json.writeRaw(",\"upgrades\":")
+        json.write(.array(upgrades.map(JSONValue.string)))
+        json.writeRaw(",\"pingInterval\":\(pingInterval.milliseconds)")
+        json.writeRaw(",\"pingTimeout\":\(pingTimeout.milliseconds)")
+        json.writeRaw(",\"maxPayload\":\(maxPayload)}")
+        return json.text
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,52 @@
+/// Why the server refused an Engine.IO HTTP request. `httpStatus` and `body` are what the reference
+/// server answers, e.g. 400 `{"code":1,"message":"Session ID unknown"}`.
+public enum EngineIORequestError: Error, Sendable, Hashable {
+    case unknownTransport
+    case unknownSessionID
+    case badHandshakeMethod
+    case badRequest
+    case forbidden
+    case unsupportedProtocolVersion
+    case payloadTooLarge
+
+    /// The reference server's numeric error code.
+    public var code: Int {
+        switch self {
+        case .unknownTransport: 0
+        case .unknownSessionID: 1
+        case .badHandshakeMethod: 2
+        case .badRequest, .payloadTooLarge: 3
+        case .forbidden: 4
+        case .unsupportedProtocolVersion: 5
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .unknownTransport: "Transport unknown"
+        case .unknownSessionID: "Session ID unknown"
+        case .badHandshakeMethod: "Bad handshake method"
+        case .badRequest: "Bad request"
+        case .forbidden: "Forbidden"
+        case .unsupportedProtocolVersion: "Unsupported protocol version"
+        case .payloadTooLarge: "Payload too large"
+        }
+    }
+
+    public var httpStatus: Int {
+        switch self {
+        case .forbidden: 403
+        case .payloadTooLarge: 413
+        default: 400
+        }
+    }
+
+    /// The JSON response body.
+    public var body: String {
+        var json = JSONWriter()
+        json.writeRaw("{\"code\":\(code),\"message\":")
+        json.writeString(message)
+        json.writeRaw("}")
+        return json.text
+    }
+}

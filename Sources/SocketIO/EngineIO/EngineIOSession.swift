@@ -1,0 +1,330 @@
+/// The state machine of one Engine.IO session, transport-agnostic and pure: callers pass the time in
+/// and perform the returned effects, so every transition can be tested without sockets or clocks.
+public struct EngineIOSession: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+
+    public enum State: Sendable, Hashable {
+        /// HTTP long-polling.
+        case polling
+        /// A WebSocket is attached and being probed; polling carries traffic until `upgrade`. Once
+        /// probed, polling is paused: GETs get `noop` and outgoing packets wait for the WebSocket.
+        case upgrading(probed: Bool)
+        case webSocket
+        /// The server closed a polling session; the client learns it on its next GET.
+        case closing
+        case closed(EngineIOCloseReason)
+    }
+
+    public let sid: String
+    public private(set) var state: State
+    /// A polling GET is waiting for packets.
+    public private(set) var isPollPending = false
+    /// A polling POST is being processed.
+    public private(set) var isPostInFlight = false
+
+    private let configuration: EngineIOConfiguration
+    /// Encoded packets waiting for the next polling GET.
+    private var outbox: [String] = []
+    private var pingDue: Instant?
+    private var pongDeadline: Instant?
+    private var upgradeDeadline: Instant?
+    private var closeDeadline: Instant?
+
+    /// A new session. WebSocket sessions write their `open` packet at once; polling sessions answer the
+    /// handshake GET with `openPacket`.
+    public init(sid: String, transport: EngineIOTransport, configuration: EngineIOConfiguration, now: Instant) {
+        self.sid = sid
+        self.configuration = configuration
+        self.state = transport == .polling ? .polling : .webSocket
+        self.pingDue = now + configuration.pingInterval
+    }
+
+    /// `0{"sid":...}`: the handshake. Only polling sessions are offered the WebSocket upgrade.
+    public static func openPacket(
+        sid: String, transport: EngineIOTransport, configuration: EngineIOConfiguration
+    ) -> String {
+        let upgrades = transport == .polling ? [EngineIOTransport.websocket.rawValue] : []
+        return "0" + configuration.handshakeJSON(sid: sid, upgrades: upgrades)
+    }
+
+    /// The earliest time `tick` has work to do.
+    public var nextDeadline: Instant? {
+        [pingDue, pongDeadline, upgradeDeadline, closeDeadline].compactMap { $0 }.min()
+    }
+
+    public var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    private var hasWebSocket: Bool {
+        switch state {
+        case .upgrading, .webSocket: true
+        default: false
+        }
+    }
+
+    // MARK: Polling
+
+    /// A polling GET arrived. Answers at once with queued packets, or marks the poll pending.
+    public mutating func poll(now: Instant) -> EngineIOTransition {
+        switch state {
+        case .closed:
+            return EngineIOTransition(rejection: .unknownSessionID)
+        case .webSocket:
+            // After the upgrade the reference server refuses polling but keeps the session.
+            return EngineIOTransition(rejection: .badRequest)
+        case .closing:
+            let body = EngineIOPayload.encode(drainOutbox() + [EngineIOPacket(.close).encoded])
+            state = .closed(.serverRequested)
+            closeDeadline = nil
+            return EngineIOTransition(effects: [.respondToPoll(body), .closed(.serverRequested)])
+        case .polling, .upgrading:
+            if isPollPending {
+                return EngineIOTransition(
+                    effects: terminate(.overlappingPoll, pollReply: EngineIOPacket(.close).encoded),
+                    rejection: .badRequest)
+            }
+            isPollPending = true
+            if state == .upgrading(probed: true) {
+                return EngineIOTransition(effects: answerPoll(EngineIOPacket(.noop).encoded))
+            }
+            return EngineIOTransition(effects: flushPoll())
+        }
+    }
+
+    /// The pending GET went away (the client hung up); the next GET will collect the packets.
+    public mutating func pollCancelled() {
+        isPollPending = false
+    }
+
+    /// A polling POST body arrived. Call `postFinished()` once the delivered messages are handled.
+    public mutating func post(_ body: String, now: Instant) -> EngineIOTransition {
+        switch state {
+        case .closed:
+            return EngineIOTransition(rejection: .unknownSessionID)
+        case .webSocket, .closing:
+            return EngineIOTransition(rejection: .badRequest)
+        case .polling, .upgrading:
+            break
+        }
+        if isPostInFlight {
+            return EngineIOTransition(
+                effects: terminate(.overlappingPost, pollReply: EngineIOPacket(.close).encoded),
+                rejection: .badRequest)
+        }
+        let packets: [EngineIOPacket]
+        do {
+            packets = try EngineIOPayload.decode(body, maxPayload: configuration.maxPayload)
+        } catch .payloadTooLarge {
+            return EngineIOTransition(
+                effects: terminate(.payloadTooLarge, pollReply: EngineIOPacket(.close).encoded),
+                rejection: .payloadTooLarge)
+        } catch {
+            return EngineIOTransition(
+                effects: terminate(.parseError(error), pollReply: EngineIOPacket(.close).encoded),
+                rejection: .badRequest)
+        }
+        isPostInFlight = true
+        var effects: [EngineIOEffect] = []
+        for packet in packets where !isClosed {
+            effects += receive(packet, now: now)
+        }
+        return EngineIOTransition(effects: effects)
+    }
+
+    public mutating func postFinished() {
+        isPostInFlight = false
+    }
+
+    // MARK: WebSocket
+
+    /// A WebSocket arrived for this (polling) session: the upgrade starts. Refused otherwise, e.g. a
+    /// second WebSocket for an upgraded session.
+    public mutating func attachWebSocket(now: Instant) -> EngineIOTransition {
+        guard state == .polling else { return EngineIOTransition(rejection: .badRequest) }
+        state = .upgrading(probed: false)
+        upgradeDeadline = now + configuration.upgradeTimeout
+        return EngineIOTransition()
+    }
+
+    /// A text frame from the session's WebSocket.
+    public mutating func webSocketText(_ text: String, now: Instant) -> [EngineIOEffect] {
+        guard hasWebSocket else { return [] }
+        guard text.utf8.count <= configuration.maxPayload else {
+            return terminate(.payloadTooLarge, pollReply: EngineIOPacket(.close).encoded)
+        }
+        let packet: EngineIOPacket
+        do {
+            packet = try EngineIOPacket.decode(text)
+        } catch {
+            if case .upgrading = state { return abandonUpgrade() }
+            return terminate(.parseError(error), pollReply: EngineIOPacket(.close).encoded)
+        }
+        return webSocketPacket(packet, now: now)
+    }
+
+    /// A binary frame from the session's WebSocket: a `message` packet carrying bytes.
+    public mutating func webSocketBinary(_ bytes: [UInt8], now: Instant) -> [EngineIOEffect] {
+        guard hasWebSocket else { return [] }
+        guard bytes.count <= configuration.maxPayload else {
+            return terminate(.payloadTooLarge, pollReply: EngineIOPacket(.close).encoded)
+        }
+        return webSocketPacket(EngineIOPacket(binary: bytes), now: now)
+    }
+
+    /// The session's WebSocket closed. During an upgrade the session falls back to polling.
+    public mutating func webSocketClosed() -> [EngineIOEffect] {
+        switch state {
+        case .upgrading:
+            state = .polling
+            upgradeDeadline = nil
+            return []
+        case .webSocket:
+            return terminate(.transportClosed, pollReply: EngineIOPacket(.close).encoded, closeWebSocket: false)
+        default:
+            return []
+        }
+    }
+
+    private mutating func webSocketPacket(_ packet: EngineIOPacket, now: Instant) -> [EngineIOEffect] {
+        guard case .upgrading(let probed) = state else { return receive(packet, now: now) }
+        switch (packet.type, packet.data) {
+        case (.ping, .text("probe")):
+            state = .upgrading(probed: true)
+            var effects = [EngineIOEffect.writeWebSocket(EngineIOPacket(.pong, "probe").encoded)]
+            // The client pauses polling before sending `upgrade`; a noop releases its pending GET.
+            if isPollPending { effects += answerPoll(EngineIOPacket(.noop).encoded) }
+            return effects
+        case (.upgrade, _) where probed:
+            state = .webSocket
+            upgradeDeadline = nil
+            var effects: [EngineIOEffect] = []
+            if isPollPending { effects += answerPoll(EngineIOPacket(.noop).encoded) }
+            effects += drainOutbox().map(EngineIOEffect.writeWebSocket)
+            return effects
+        default:
+            return abandonUpgrade()
+        }
+    }
+
+    /// The upgrade failed: drop the WebSocket, keep polling.
+    private mutating func abandonUpgrade() -> [EngineIOEffect] {
+        state = .polling
+        upgradeDeadline = nil
+        var effects = [EngineIOEffect.closeWebSocket]
+        if isPollPending { effects += flushPoll() }
+        return effects
+    }
+
+    // MARK: Packets both ways
+
+    /// A packet from the client on the active transport.
+    private mutating func receive(_ packet: EngineIOPacket, now: Instant) -> [EngineIOEffect] {
+        switch packet.type {
+        case .message:
+            return [.deliver(packet.data)]
+        case .ping:
+            guard case .text(let data) = packet.data else { return [] }
+            return send(EngineIOPacket(.pong, data).encoded)
+        case .pong:
+            pongDeadline = nil
+            if pingDue == nil { pingDue = now + configuration.pingInterval }
+            return []
+        case .close:
+            return terminate(.clientRequested, pollReply: EngineIOPacket(.noop).encoded)
+        case .open, .upgrade, .noop:
+            return []
+        }
+    }
+
+    /// Queues or writes one encoded Engine.IO packet (e.g. `42["event"]`).
+    public mutating func send(_ encodedPacket: String) -> [EngineIOEffect] {
+        switch state {
+        case .webSocket:
+            return [.writeWebSocket(encodedPacket)]
+        case .polling, .upgrading:
+            outbox.append(encodedPacket)
+            return flushPoll()
+        case .closing, .closed:
+            return []
+        }
+    }
+
+    /// Server-side close. A polling client without a pending GET learns it on its next GET.
+    public mutating func close(now: Instant) -> [EngineIOEffect] {
+        switch state {
+        case .polling, .upgrading:
+            if isPollPending || hasWebSocket {
+                let reply = EngineIOPayload.encode(drainOutbox() + [EngineIOPacket(.close).encoded])
+                return terminate(.serverRequested, pollReply: reply)
+            }
+            state = .closing
+            pingDue = nil
+            pongDeadline = nil
+            closeDeadline = now + configuration.closeTimeout
+            return []
+        case .webSocket:
+            return terminate(.serverRequested, pollReply: EngineIOPacket(.close).encoded)
+        case .closing, .closed:
+            return []
+        }
+    }
+
+    /// Heartbeat and timeouts: sends the ping when due, closes when the pong is late.
+    public mutating func tick(now: Instant) -> [EngineIOEffect] {
+        if let closeDeadline, closeDeadline <= now, state == .closing {
+            state = .closed(.serverRequested)
+            self.closeDeadline = nil
+            return [.closed(.serverRequested)]
+        }
+        if let pongDeadline, pongDeadline <= now {
+            return terminate(.pingTimeout, pollReply: EngineIOPacket(.close).encoded)
+        }
+        var effects: [EngineIOEffect] = []
+        if let upgradeDeadline, upgradeDeadline <= now, case .upgrading = state {
+            effects += abandonUpgrade()
+        }
+        if let pingDue, pingDue <= now {
+            self.pingDue = nil
+            pongDeadline = now + configuration.pingTimeout
+            effects += send(EngineIOPacket(.ping).encoded)
+        }
+        return effects
+    }
+
+    // MARK: Helpers
+
+    private mutating func drainOutbox() -> [String] {
+        defer { outbox.removeAll(keepingCapacity: false) }
+        return outbox
+    }
+
+    /// Answers a pending, unpaused poll with everything queued.
+    private mutating func flushPoll() -> [EngineIOEffect] {
+        guard isPollPending, !outbox.isEmpty, state != .upgrading(probed: true) else { return [] }
+        return answerPoll(EngineIOPayload.encode(drainOutbox()))
+    }
+
+    private mutating func answerPoll(_ body: String) -> [EngineIOEffect] {
+        isPollPending = false
+        return [.respondToPoll(body)]
+    }
+
+    /// Ends the session: releases the pending GET, closes the WebSocket, reports the reason.
+    private mutating func terminate(
+        _ reason: EngineIOCloseReason, pollReply: String, closeWebSocket: Bool = true
+    ) -> [EngineIOEffect] {
+        var effects: [EngineIOEffect] = []
+        if isPollPending { effects += answerPoll(pollReply) }
+        if closeWebSocket, hasWebSocket { effects.append(.closeWebSocket) }
+        effects.append(.closed(reason))
+        state = .closed(reason)
+        outbox = []
+        pingDue = nil
+        pongDeadline = nil
+        upgradeDeadline = nil
+        closeDeadline = nil
+        return effects
+    }
+}

@@ -1,0 +1,123 @@
+import ChatCore
+
+extension SocketIOServer {
+    static let authenticationFailed: JSONValue = ["message": "Authentication failed"]
+    static let invalidNamespace: JSONValue = ["message": "Invalid namespace"]
+
+    func handleMessages(_ messages: [EngineIOPacketData], sid: String) async {
+        for message in messages {
+            await handleMessage(message, sid: sid)
+        }
+    }
+
+    /// One Engine.IO message: a Socket.IO packet.
+    func handleMessage(_ message: EngineIOPacketData, sid: String) async {
+        guard let record = sessions[sid] else { return }
+        guard case .text(let text) = message else {
+            refuseBinary(sid: sid)
+            return
+        }
+        if case .connecting(var buffered) = record.namespace {
+            buffered.append(text)
+            sessions[sid]?.namespace = .connecting(buffered: buffered)
+            return
+        }
+        let packet: SocketIOPacket
+        do {
+            packet = try SocketIOPacket.decode(text)
+        } catch .binaryAttachmentsNotSupported {
+            refuseBinary(sid: sid)
+            return
+        } catch {
+            // A packet we cannot parse ends the connection, as in the reference server.
+            close(sid: sid)
+            return
+        }
+        guard packet.namespace == SocketIOPacket.mainNamespace else {
+            if packet.type == .connect {
+                send(SocketIOPacket(.connectError, namespace: packet.namespace, data: Self.invalidNamespace), sid: sid)
+            }
+            return
+        }
+        switch (packet.type, record.namespace) {
+        case (.connect, .idle):
+            await connect(sid: sid, auth: packet.data)
+        case (.disconnect, .connected(let socket)):
+            sessions[sid]?.namespace = .idle
+            socketGone(socket)
+        case (.event, .connected(let socket)):
+            dispatchEvent(packet, from: socket)
+        case (.ack, .connected(let socket)):
+            if let id = packet.ackID { acks.resolve(id, from: socket, arguments: packet.data?.arrayValue ?? []) }
+        default:
+            // A packet before CONNECT, a second CONNECT, or a client-sent CONNECT_ERROR.
+            close(sid: sid)
+        }
+    }
+
+    /// Authenticates a CONNECT and answers CONNECT or CONNECT_ERROR.
+    private func connect(sid: String, auth: JSONValue?) async {
+        let headers = sessions[sid]?.headers ?? [:]
+        sessions[sid]?.namespace = .connecting(buffered: [])
+        let result = await handlers.authenticate(auth, headers)
+        // The session may have ended while the authenticator ran.
+        guard case .connecting(let buffered) = sessions[sid]?.namespace else { return }
+        switch result {
+        case .rejected:
+            sessions[sid]?.namespace = .idle
+            send(SocketIOPacket(.connectError, data: Self.authenticationFailed), sid: sid)
+        case .authenticated(let user):
+            var socket = SocketID(rawValue: RandomID.make())
+            while registry.sockets[socket] != nil { socket = SocketID(rawValue: RandomID.make()) }
+            sessions[sid]?.namespace = .connected(socket)
+            sessions[sid]?.headers = [:]
+            let isFirst = registry.add(socket, user: user, sessionID: sid)
+            send(SocketIOPacket(.connect, data: ["sid": .string(socket.rawValue)]), sid: sid)
+            if isFirst { handlers.userOnline(user) }
+        }
+        for text in buffered {
+            await handleMessage(.text(text), sid: sid)
+        }
+    }
+
+    /// Runs the application's handler (a nonisolated closure, so off the actor) in a task of its own,
+    /// then sends its ACK.
+    private func dispatchEvent(_ packet: SocketIOPacket, from socket: SocketID) {
+        guard let user = registry.sockets[socket]?.user, let elements = packet.data?.arrayValue,
+            let first = elements.first
+        else { return }
+        let name: String
+        switch first {
+        case .string(let text): name = text
+        default: name = first.jsonText
+        }
+        let event = SocketIOEvent(
+            socket: socket, user: user, name: name, arguments: Array(elements.dropFirst()),
+            wantsAck: packet.ackID != nil)
+        let handler = handlers.event
+        let ackID = packet.ackID
+        Task {
+            let reply = await handler(event)
+            if let ackID, let reply {
+                self.sendFrame(SocketIOFrame.ack(ackID, reply), to: socket)
+            }
+        }
+    }
+
+    /// BINARY_EVENT/BINARY_ACK: a clear CONNECT_ERROR, then the socket is dropped (the client then
+    /// closes the connection).
+    private func refuseBinary(sid: String) {
+        let error: JSONValue = ["message": .string(SocketIOProtocolError.binaryAttachmentsNotSupported.message)]
+        send(SocketIOPacket(.connectError, data: error), sid: sid)
+        if case .connected(let socket) = sessions[sid]?.namespace {
+            sessions[sid]?.namespace = .idle
+            socketGone(socket)
+        }
+    }
+
+    /// Sends one Socket.IO packet on a session.
+    func send(_ packet: SocketIOPacket, sid: String) {
+        guard sessions[sid] != nil else { return }
+        perform(sessions[sid]!.engine.send(SocketIOFrame.message(packet)), sid: sid)
+    }
+}

@@ -1,0 +1,165 @@
+import ChatCore
+
+/// The Socket.IO server behind the HTTP layer: Engine.IO sessions by sid, the Socket.IO sockets on
+/// them, users, rooms and acknowledgements. Transport-agnostic: the HTTP layer calls the entry points in
+/// `SocketIOServer+Polling` and `SocketIOServer+WebSocket`; the application emits through
+/// `SocketIOServer+Emit` and gets events through `SocketIOServerHandlers`.
+///
+/// One actor owns everything, so a fan-out is one actor turn with no hops, and one sweeper (`run()`)
+/// drives every session's heartbeat instead of a task per session.
+public actor SocketIOServer {
+    public struct Configuration: Sendable, Hashable {
+        public var engine: EngineIOConfiguration
+        /// How often `run()` sweeps heartbeats and timeouts; the resolution of every timer.
+        public var sweepInterval: Duration
+
+        public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1)) {
+            self.engine = engine
+            self.sweepInterval = sweepInterval
+        }
+    }
+
+    /// The main namespace's state on one Engine.IO session.
+    enum NamespaceState {
+        case idle
+        /// Authenticating; messages that arrive meanwhile wait here, in order.
+        case connecting(buffered: [String])
+        case connected(SocketID)
+    }
+
+    struct PollWaiter {
+        var token: UInt64
+        var continuation: CheckedContinuation<Result<String, EngineIORequestError>, Never>
+    }
+
+    struct SessionRecord {
+        var engine: EngineIOSession
+        var poll: PollWaiter?
+        var webSocket: (any EngineIOWebSocketWriter)?
+        var webSocketGeneration: UInt64 = 0
+        /// The handshake's headers, kept only until the CONNECT is authenticated.
+        var headers: [String: String]
+        var namespace: NamespaceState = .idle
+    }
+
+    public let configuration: Configuration
+    let handlers: SocketIOServerHandlers
+    let clock: @Sendable () -> ContinuousClock.Instant
+
+    var sessions: [String: SessionRecord] = [:]
+    var registry = SocketRegistry()
+    var acks = AckTracker()
+    private var lastToken: UInt64 = 0
+
+    /// - Parameter clock: the current time; tests pass a manual clock and call `sweep()`.
+    public init(
+        configuration: Configuration = Configuration(),
+        handlers: SocketIOServerHandlers,
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
+        self.configuration = configuration
+        self.handlers = handlers
+        self.clock = clock
+    }
+
+    func makeToken() -> UInt64 {
+        lastToken += 1
+        return lastToken
+    }
+
+    // MARK: Heartbeat
+
+    /// Sweeps heartbeats and timeouts every `sweepInterval` until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.sweepInterval)
+            sweep()
+        }
+    }
+
+    /// Sends due pings, closes sessions whose pong is late, fails overdue acknowledgements.
+    public func sweep() {
+        let now = clock()
+        let due = sessions.compactMap { sid, record in
+            record.engine.nextDeadline.map { $0 <= now } == true ? sid : nil
+        }
+        for sid in due where sessions[sid] != nil {
+            perform(sessions[sid]!.engine.tick(now: now), sid: sid)
+        }
+        acks.expire(now: now)
+    }
+
+    /// Closes every session, e.g. on shutdown.
+    public func closeAll() {
+        for sid in Array(sessions.keys) { close(sid: sid) }
+    }
+
+    /// Closes one Engine.IO session from the server side. Its socket is gone at once; a polling client
+    /// learns of the close on its next GET.
+    public func close(sid: String) {
+        guard sessions[sid] != nil else { return }
+        if case .connected(let socket) = sessions[sid]!.namespace {
+            sessions[sid]!.namespace = .idle
+            socketGone(socket)
+        }
+        perform(sessions[sid]!.engine.close(now: clock()), sid: sid)
+    }
+
+    // MARK: Introspection
+
+    public var sessionCount: Int { sessions.count }
+    public var socketCount: Int { registry.sockets.count }
+    public var connectedUsers: Set<UserID> { registry.connectedUsers }
+    public func sockets(of user: UserID) -> Set<SocketID> { registry.sockets(of: user) }
+    public func sockets(in room: String) -> Set<SocketID> { registry.sockets(in: room) }
+    public func rooms(of socket: SocketID) -> Set<String> { registry.rooms(of: socket) }
+    public func user(of socket: SocketID) -> SocketUser? { registry.sockets[socket]?.user }
+
+    /// The session state, for tests and diagnostics.
+    public func sessionState(sid: String) -> EngineIOSession.State? { sessions[sid]?.engine.state }
+
+    // MARK: Effects
+
+    /// Performs a session step's effects; returns the messages for the Socket.IO layer.
+    @discardableResult
+    func perform(_ effects: [EngineIOEffect], sid: String) -> [EngineIOPacketData] {
+        var delivered: [EngineIOPacketData] = []
+        for effect in effects {
+            switch effect {
+            case .respondToPoll(let body):
+                if let waiter = sessions[sid]?.poll {
+                    sessions[sid]?.poll = nil
+                    waiter.continuation.resume(returning: .success(body))
+                }
+            case .writeWebSocket(let text):
+                sessions[sid]?.webSocket?.write(text)
+            case .closeWebSocket:
+                sessions[sid]?.webSocket?.close()
+                sessions[sid]?.webSocket = nil
+            case .deliver(let data):
+                delivered.append(data)
+            case .closed:
+                sessionEnded(sid)
+            }
+        }
+        return delivered
+    }
+
+    /// Forgets a closed session and disconnects its socket.
+    private func sessionEnded(_ sid: String) {
+        guard let record = sessions.removeValue(forKey: sid) else { return }
+        record.poll?.continuation.resume(returning: .success(EngineIOPacket(.close).encoded))
+        record.webSocket?.close()
+        if case .connected(let socket) = record.namespace {
+            socketGone(socket)
+        }
+    }
+
+    /// Removes a socket from users and rooms, fails its pending acknowledgements, reports the user
+    /// offline when it was their last socket.
+    func socketGone(_ socket: SocketID) {
+        acks.fail(socket: socket)
+        guard let (entry, wasLast) = registry.remove(socket) else { return }
+        if wasLast { handlers.userOffline(entry.user) }
+    }
+}

@@ -1,0 +1,78 @@
+import ChatCore
+
+/// A Socket.IO socket: one client's connection to the main namespace (not the Engine.IO session id).
+public struct SocketID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+}
+
+/// Who a socket belongs to, as the authenticator established it.
+public struct SocketUser: Sendable, Hashable {
+    public var id: UserID
+    public var name: String?
+
+    public init(id: UserID, name: String? = nil) {
+        self.id = id
+        self.name = name
+    }
+}
+
+/// The authenticator's verdict on a CONNECT.
+public enum AuthResult: Sendable, Hashable {
+    case authenticated(SocketUser)
+    /// The client gets CONNECT_ERROR `{"message":"Authentication failed"}`.
+    case rejected
+}
+
+/// An event a client emitted.
+public struct SocketIOEvent: Sendable, Hashable {
+    public var socket: SocketID
+    public var user: SocketUser
+    public var name: String
+    public var arguments: [JSONValue]
+    /// The client passed a callback; the handler's reply is sent back as the ACK.
+    public var wantsAck: Bool
+}
+
+/// Where an emit goes.
+public enum SocketIOTarget: Sendable, Hashable {
+    case socket(SocketID)
+    /// Every socket of the user on this instance.
+    case user(UserID)
+    /// Every socket in the room, optionally but one (the sender).
+    case room(String, excluding: SocketID? = nil)
+}
+
+/// Why a server-to-client acknowledgement did not arrive.
+public enum SocketIOAckError: Error, Sendable, Hashable {
+    case timeout
+    case disconnected
+    case unknownSocket
+}
+
+/// The application's side of the server. Closures, so the composition root can wire them to its
+/// services; `userOnline`/`userOffline` are called on the server's actor, in order, and must return
+/// quickly (hand the work to a queue or stream).
+public struct SocketIOServerHandlers: Sendable {
+    public var authenticate: @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult
+    /// Called for every client EVENT, concurrently with other events. The returned arguments become
+    /// the ACK when the client asked for one; nil sends no ACK.
+    public var event: @Sendable (SocketIOEvent) async -> [JSONValue]?
+    /// The user's first socket on this instance connected.
+    public var userOnline: @Sendable (SocketUser) -> Void
+    /// The user's last socket on this instance disconnected.
+    public var userOffline: @Sendable (SocketUser) -> Void
+
+    public init(
+        authenticate: @escaping @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult,
+        event: @escaping @Sendable (SocketIOEvent) async -> [JSONValue]? = { _ in nil },
+        userOnline: @escaping @Sendable (SocketUser) -> Void = { _ in },
+        userOffline: @escaping @Sendable (SocketUser) -> Void = { _ in }
+    ) {
+        self.authenticate = authenticate
+        self.event = event
+        self.userOnline = userOnline
+        self.userOffline = userOffline
+    }
+}
