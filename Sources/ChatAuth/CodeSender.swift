@@ -12,6 +12,8 @@ public protocol CodeSender: Sendable {
 
 public struct CodeSenderError: Error, Equatable, Sendable {
     public let reason: String
+
+    public init(reason: String) { self.reason = reason }
 }
 
 /// Development only: writes the code to the log.

@@ -1,0 +1,129 @@
+import ChatConfig
+import Foundation
+import Testing
+
+private let secret = String(repeating: "s", count: 40)
+
+private func loader(flags: [String: String] = [:], env: [String: String] = [:], files: [String: String] = [:]) -> ConfigLoader {
+    ConfigLoader(flags: flags, environment: env) { path in
+        guard let text = files[path] else { throw CocoaError(.fileReadNoSuchFile) }
+        return text
+    }
+}
+
+@Suite("Configuration")
+struct ConfigLoaderTests {
+    @Test("flags beat environment, which beats the file, which beats defaults")
+    func precedence() throws {
+        let file = """
+            # chatd.toml
+            [server]
+            port = 4000
+            host = "127.0.0.1"
+            [chat3]
+            tenant = "tnt_file"
+            url = "http://chat3.local:3000/api"
+            """
+        let base = ["JWT_SECRET": secret, "SMS_SENDER": "command", "SMS_COMMAND": "/bin/true"]
+        let config = try loader(flags: ["config": "/c.toml", "port": "5000"],
+                                env: base.merging(["PORT": "4500", "CHAT3_TENANT_ID": "tnt_env"]) { $1 },
+                                files: ["/c.toml": file]).load()
+        #expect(config.port == 5000)
+        #expect(config.chat3Tenant == "tnt_env")
+        #expect(config.host == "127.0.0.1")
+        #expect(config.chat3URL == "http://chat3.local:3000/api")
+        #expect(config.updatesExchange == "chat3_updates")
+        #expect(config.jwtLifetimeSeconds == 48 * 3600)
+    }
+
+    @Test("secrets can come from *_FILE variables")
+    func secretFiles() throws {
+        let config = try loader(env: ["JWT_SECRET_FILE": "/run/secret", "CHAT3_API_KEY_FILE": "/run/key", "CHATD_DEV": "1"],
+                                files: ["/run/secret": secret + "\n", "/run/key": "chat3_abc\n"]).load()
+        #expect(config.jwtSecret == secret)
+        #expect(config.chat3APIKey == "chat3_abc")
+    }
+
+    @Test("MONGODB_URI from the seed still selects the store")
+    func seedMongoVariable() throws {
+        let config = try loader(env: ["MONGODB_URI": "mongodb://db:27017/chatpapp", "CHATD_DEV": "true"]).load()
+        #expect(config.storeURL == "mongodb://db:27017/chatpapp")
+    }
+
+    @Test("a missing JWT secret is refused outside dev mode, naming the key")
+    func missingSecret() {
+        #expect(throws: ConfigError.invalid(key: "jwt.secret",
+                                            reason: "required (JWT_SECRET or JWT_SECRET_FILE); only --dev generates one")) {
+            try loader(env: ["SMS_SENDER": "command", "SMS_COMMAND": "/bin/true"]).load()
+        }
+    }
+
+    @Test("bad values name their key", arguments: [
+        (["PORT": "70000"], "server.port"),
+        (["PORT": "abc"], "server.port"),
+        (["JWT_SECRET": "short"], "jwt.secret"),
+        (["JWT_EXPIRES_IN": "forever"], "jwt.expires_in"),
+        (["LOG_LEVEL": "loud"], "log.level"),
+        (["RABBITMQ_URL": "http://x"], "rabbitmq.url"),
+        (["CHATD_STORE": "postgres://x"], "store.url"),
+        (["CHATD_STORE": "sqlite://relative.db"], "store.url"),
+        (["SMS_SENDER": "pigeon"], "sms.sender"),
+        (["SMS_SENDER": "webhook"], "sms.webhook_url"),
+        (["CHATD_DEV": "maybe"], "dev"),
+    ])
+    func badValues(env: [String: String], key: String) {
+        var environment = ["JWT_SECRET": secret, "CHATD_DEV": "1"]
+        environment.merge(env) { $1 }
+        do {
+            _ = try loader(env: environment).load()
+            Issue.record("expected an error for \(key)")
+        } catch {
+            guard case .invalid(let named, _) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(named == key)
+        }
+    }
+
+    @Test("the log SMS sender is refused outside dev mode")
+    func logSenderNeedsDev() {
+        #expect(throws: ConfigError.self) {
+            try loader(env: ["JWT_SECRET": secret, "SMS_SENDER": "log"]).load()
+        }
+    }
+
+    @Test("syntax errors and unknown keys in the file name the line")
+    func fileErrors() {
+        #expect(throws: ConfigError.syntax(path: "/c.toml", line: 2, reason: "cannot read value 'abc' (strings need quotes)")) {
+            try loader(flags: ["config": "/c.toml"], env: ["CHATD_DEV": "1"], files: ["/c.toml": "[server]\nhost = abc\n"]).load()
+        }
+        #expect(throws: ConfigError.unknownKey(path: "/c.toml", key: "server.prot", line: 2)) {
+            try loader(flags: ["config": "/c.toml"], env: ["CHATD_DEV": "1"], files: ["/c.toml": "[server]\nprot = 1\n"]).load()
+        }
+        #expect(throws: ConfigError.self) {
+            try loader(flags: ["config": "/missing.toml"], env: ["CHATD_DEV": "1"]).load()
+        }
+    }
+
+    @Test("durations accept operator notations", arguments: [
+        ("48h", 172_800.0), ("5m", 300.0), ("90s", 90.0), ("250ms", 0.25), ("1h30m", 5400.0), ("2d", 172_800.0), ("60", 60.0),
+    ])
+    func durations(text: String, seconds: Double) {
+        #expect(DurationText.seconds(text) == seconds)
+    }
+
+    @Test("the TOML reader handles strings, escapes, arrays, comments and refuses duplicates")
+    func toml() throws {
+        let document = try TOMLDocument(parsing: """
+            a = "x\\ty" # comment
+            b = 'raw\\n'
+            [t]
+            list = ["1", 2, true]
+            f = 1.5
+            """)
+        #expect(document["a"] == .string("x\ty"))
+        #expect(document["b"] == .string("raw\\n"))
+        #expect(document["t.list"] == .array([.string("1"), .integer(2), .bool(true)]))
+        #expect(document["t.f"] == .float(1.5))
+        #expect(throws: TOMLDocument.SyntaxError.self) { try TOMLDocument(parsing: "a = 1\na = 2") }
+        #expect(throws: TOMLDocument.SyntaxError.self) { try TOMLDocument(parsing: "a = \"open") }
+    }
+}
