@@ -59,6 +59,10 @@ let package = Package(
         .target(name: "ChatAMQP",
                 dependencies: ["ChatCore", "CRabbitMQ", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        // Typed client for the Chat3 REST API over libcurl: pooled connections, timeouts, retries, breaker.
+        .target(name: "Chat3Client",
+                dependencies: ["ChatCore", "CCurl", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
         // The Chat3 emulator (library so tests can run it in-process).
         .target(name: "Chat3Sim",
                 dependencies: ["ChatCore", "ChatAMQP",
@@ -67,7 +71,7 @@ let package = Package(
                 swiftSettings: strict),
         // Daemon composition root: HTTP routes, health, lifecycle.
         .target(name: "ChatDaemon",
-                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth",
+                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "SocketIO", "Chat3Client", "ChatAMQP",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -100,9 +104,10 @@ let package = Package(
         .testTarget(name: "ChatDaemonTests",
                     dependencies: ["ChatDaemon", "ChatConfig", "ChatAuth", "TestSupport",
                                    .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "Chat3ClientTests", dependencies: ["Chat3Client", "Chat3Sim", "TestSupport"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(name: "ChatAMQPTests", dependencies: ["ChatAMQP", "TestSupport"]),
         .testTarget(name: "Chat3SimTests", dependencies: ["Chat3Sim", "ChatAMQP", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ChatCore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ChatCore", "ChatStore", "TestSupport"]),
     ]
 )

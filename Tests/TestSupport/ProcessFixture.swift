@@ -1,0 +1,164 @@
+import Foundation
+import Synchronization
+
+/// The project's own executables, as built for this test run.
+public enum ChatBinaries {
+    /// `CHATD_BIN_DIR` (set by `make test`), else the debug build folder of this checkout.
+    public static var directory: URL {
+        if let dir = ProcessInfo.processInfo.environment["CHATD_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        return (RepositoryRoot.find() ?? URL(fileURLWithPath: ".")).appendingPathComponent(".build/debug")
+    }
+
+    public static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+/// What a finished command printed and how it exited.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+
+    public var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+}
+
+/// Runs a program to completion with extra environment, optional stdin text, and a timeout.
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                       stdin: String? = nil, timeoutSeconds: Double = 60) async throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // Files, not pipes: a chatty child can never block on a full pipe.
+    let outURL = directory.appendingPathComponent("out"), errURL = directory.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    if let stdin {
+        let inURL = directory.appendingPathComponent("in")
+        FileManager.default.createFile(atPath: inURL.path, contents: Data(stdin.utf8))
+        process.standardInput = try FileHandle(forReadingFrom: inURL)
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try process.run() } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+            return
+        }
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds) { kill(pid, SIGKILL) }
+    }
+    return CommandResult(status: status,
+                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+}
+
+/// A long-running child (chatd, chat3-sim) whose stderr and stdout go to a log file the test can read.
+/// Stopped by PID; `deinit` kills it if a test forgot.
+public final class ServiceProcess: @unchecked Sendable {
+    // `process` is only started once and then signalled/waited; Foundation allows that from any thread.
+    public let process: Process
+    public let logURL: URL
+    private let stopped = Atomic(false)
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String], logURL: URL) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        self.logURL = logURL
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// Waits until the log has a line matching `pattern`, returning its first capture (or the line).
+    public func waitForLine(_ pattern: String, timeoutSeconds: Double = 30) async throws -> String {
+        let regex = try NSRegularExpression(pattern: pattern)
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            let text = log
+            if let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) {
+                let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
+                return String(text[Range(range, in: text)!])
+            }
+            if !process.isRunning { throw ServiceProcessError.exited(status: process.terminationStatus, log: text) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ServiceProcessError.timedOut(pattern: pattern, log: log)
+    }
+
+    /// Sends `signal` and waits for the exit status (SIGKILL after `graceSeconds`).
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, graceSeconds: Double = 10) async -> Int32 {
+        if stopped.exchange(true, ordering: .sequentiallyConsistent) == false, process.isRunning {
+            kill(pid, signal)
+            let deadline = Date().addingTimeInterval(graceSeconds)
+            while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+public enum ServiceProcessError: Error, CustomStringConvertible {
+    case exited(status: Int32, log: String)
+    case timedOut(pattern: String, log: String)
+
+    public var description: String {
+        switch self {
+        case .exited(let status, let log): "process exited with \(status):\n\(log)"
+        case .timedOut(let pattern, let log): "timed out waiting for /\(pattern)/:\n\(log)"
+        }
+    }
+}
+
+/// A fresh temporary folder, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init(_ prefix: String = "chatd-test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Starts chatd on a free port with `environment`, waiting for its ready line.
+public final class ChatdProcess: Sendable {
+    public let service: ServiceProcess
+    public let port: Int
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public init(service: ServiceProcess, port: Int) {
+        self.service = service
+        self.port = port
+    }
+
+    public static func start(arguments: [String] = [], environment: [String: String], logURL: URL) async throws -> ChatdProcess {
+        let service = try ServiceProcess(ChatBinaries.path("chatd"), ["--port", "0", "--host", "127.0.0.1"] + arguments,
+                                         environment: environment, logURL: logURL)
+        let port = try await service.waitForLine("chatd ready http.port=([0-9]+)")
+        return ChatdProcess(service: service, port: Int(port)!)
+    }
+}
