@@ -1,6 +1,6 @@
-/// Temporary seam until the Mongo backend lands.
+/// Opens the MongoDB backend for `StoreOpener`.
 enum MongoStoreBridge {
     static func open(url: String) throws -> any UserStore {
-        throw StoreError.invalid("MongoDB backend not built yet")
+        try MongoUserStore(url: url)
     }
 }
