@@ -12,7 +12,7 @@ public struct ConfigLoader: Sendable {
     public var readFile: @Sendable (String) throws -> String
 
     public init(flags: [String: String] = [:], environment: [String: String],
-                readFile: @escaping @Sendable (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }) {
+                readFile: @escaping @Sendable (String) throws -> String = ConfigLoader.readTextFile) {
         self.flags = flags
         self.environment = environment
         self.readFile = readFile
@@ -137,6 +137,17 @@ public struct ConfigLoader: Sendable {
         } catch {
             throw .invalid(key: key, reason: "cannot read secret file \(path): \(Self.describe(error))")
         }
+    }
+
+    /// Reads any readable file, including character devices such as /dev/null (an empty config).
+    public static func readTextFile(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CocoaError(FileManager.default.fileExists(atPath: path) ? .fileReadNoPermission : .fileReadNoSuchFile)
+        }
+        defer { try? handle.close() }
+        let data = try handle.readToEnd() ?? Data()
+        guard let text = String(data: data, encoding: .utf8) else { throw CocoaError(.fileReadInapplicableStringEncoding) }
+        return text
     }
 
     static func text(_ value: TOMLDocument.Value) -> String {

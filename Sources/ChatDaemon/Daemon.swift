@@ -75,9 +75,10 @@ public enum Daemon {
 
     public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
         let router = Router(context: ChatRequestContext.self)
-        router.add(middleware: APIErrorMiddleware())
+        // Outermost first: every response, errors included, gets security and CORS headers.
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: OriginsCORSMiddleware(origins: Set(services.config.corsOrigins)))
+        router.add(middleware: APIErrorMiddleware())
         let readiness = Readiness(checks: [
             "store": { await storeAnswers(services.store) }
         ])

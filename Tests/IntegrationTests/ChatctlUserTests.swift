@@ -135,9 +135,16 @@ struct ChatctlUserTests {
     func addUserID(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let standIn = kind == .mongo ? try await MongoStandIn.start() : nil
-        defer { standIn?.stop() }
-        let url = standIn?.url(database: StoreFixture.freshDatabaseName()) ?? "sqlite://\(directory.path("legacy.sqlite"))"
+        if kind == .mongo {
+            try await MongoStandIn.with { standIn in
+                try await migrateLegacyUsers(url: standIn.url(database: StoreFixture.freshDatabaseName()))
+            }
+        } else {
+            try await migrateLegacyUsers(url: "sqlite://\(directory.path("legacy.sqlite"))")
+        }
+    }
+
+    func migrateLegacyUsers(url: String) async throws {
         let store = try await StoreOpener.open(try StoreLocation(parsing: url))
         let seeder = try #require(store as? any LegacyUserSeeding)
         try await seeder.insertLegacyUsers((0..<10_000).map { LegacyUser(phone: String(79_100_000_000 + $0), name: "Legacy \($0)") })

@@ -2,6 +2,7 @@ import ChatCore
 import ChatStore
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// Every failure an API route can answer with. `status` and `code` are the one table that maps
 /// errors to the wire; routes never build error responses by hand.
@@ -90,6 +91,7 @@ public enum APIError: Error, Equatable, Sendable {
             case .methodNotAllowed: self = .notFound("Route not found")
             default: self = .internalError
             }
+        case is NIOTooManyBytesError: self = .payloadTooLarge
         case is DecodingError: self = .invalidJSON
         default: self = .internalError
         }
