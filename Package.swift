@@ -72,15 +72,18 @@ let package = Package(
         // Daemon composition root: HTTP routes, health, lifecycle.
         .target(name: "ChatDaemon",
                 dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "SocketIO", "Chat3Client", "ChatAMQP",
+                               "ChatControl",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        // Control-socket wire types and the typed client chatctl uses.
+        .target(name: "ChatControl", dependencies: ["ChatCore"], swiftSettings: strict),
         // Every chatctl command, as a library so tests can run them in-process.
         .target(name: "ChatCTL",
-                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth",
+                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "ChatControl", "ChatAMQP",
                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -106,6 +109,7 @@ let package = Package(
                                    .product(name: "HTTPTypes", package: "swift-http-types"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "Chat3ClientTests", dependencies: ["Chat3Client", "Chat3Sim", "TestSupport"]),
+        .testTarget(name: "ChatControlTests", dependencies: ["ChatControl", "ChatCTL", "TestSupport"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(name: "ChatAMQPTests", dependencies: ["ChatAMQP", "TestSupport"]),
         .testTarget(name: "Chat3SimTests", dependencies: ["Chat3Sim", "ChatAMQP", "TestSupport"]),
