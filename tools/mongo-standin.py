@@ -335,8 +335,13 @@ def cmd_create_indexes(db, doc):
     coll = db[doc["createIndexes"]]
     created_collection = coll.name not in db.list_collection_names()
     before = len(coll.index_information())
+    existing = coll.index_information()
     for spec in doc.get("indexes", []):
         options = {k: v for k, v in spec.items() if k not in ("key", "v", "ns")}
+        # Like MongoDB, re-creating an index that already exists with the same keys is a no-op
+        # (mongomock would re-check uniqueness and ignore partialFilterExpression while doing it).
+        if any(list(info.get("key", [])) == list(spec["key"].items()) for info in existing.values()):
+            continue
         try:
             coll.create_index(list(spec["key"].items()), **options)
         except DuplicateKeyError as error:

@@ -39,6 +39,7 @@ struct Chatd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Signals.unblockControlSignals()
         let environment = ProcessInfo.processInfo.environment
         let loaded: ChatdConfig
         do {
