@@ -1,0 +1,107 @@
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+/// chatd as systemd or a developer runs it: the real binary, its log, signals and exit codes.
+@Suite("chatd process")
+struct ChatdProcessTests {
+    func baseEnvironment(_ directory: TemporaryDirectory) -> [String: String] {
+        [
+            "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))",
+            "CHATD_STATE_DIR": directory.url.path,
+            "CHATD_CONFIG": "/dev/null",
+            "CHATD_CONTROL_SOCKET": directory.path("chatd.sock"),
+        ]
+    }
+
+    @Test("under --dev chatd logs one ready line, serves /health, keeps one 0600 secret across restarts, and exits 0 on SIGTERM")
+    func devLifecycle() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let env = baseEnvironment(directory)
+        let first = try await ChatdProcess.start(arguments: ["--dev"], environment: env, logURL: directory.url.appendingPathComponent("1.log"))
+        let health = try await HTTPTestClient.send("GET", "\(first.baseURL)/health")
+        #expect(health.status == 200)
+        #expect(first.service.log.components(separatedBy: "chatd ready").count == 2)
+        let secretPath = directory.path("dev-jwt-secret")
+        let attributes = try FileManager.default.attributesOfItem(atPath: secretPath)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let secret = try String(contentsOfFile: secretPath, encoding: .utf8)
+        #expect(secret.utf8.count >= 32)
+        #expect(await first.service.stop() == 0)
+
+        let second = try await ChatdProcess.start(arguments: ["--dev"], environment: env, logURL: directory.url.appendingPathComponent("2.log"))
+        #expect(try String(contentsOfFile: secretPath, encoding: .utf8) == secret)
+        #expect(await second.service.stop() == 0)
+    }
+
+    @Test("an invalid configuration makes chatd exit 78 with a message naming the key", arguments: [
+        (["PORT": "99999"], "server.port"),
+        (["JWT_SECRET": "too-short"], "jwt.secret"),
+        (["SMS_SENDER": "carrier-pigeon"], "sms.sender"),
+        (["CHATD_STORE": "redis://x"], "store.url"),
+    ])
+    func badConfig(extra: [String: String], key: String) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var env = baseEnvironment(directory)
+        env["JWT_SECRET"] = String(repeating: "s", count: 40)
+        env["SMS_SENDER"] = "command"
+        env["SMS_COMMAND"] = "/bin/true"
+        env["PORT"] = "0"
+        env.merge(extra) { $1 }
+        let result = try await runCommand(ChatBinaries.path("chatd"), [], environment: env, timeoutSeconds: 30)
+        #expect(result.status == 78)
+        #expect(result.stderr.contains(key), "\(result.stderr)")
+    }
+
+    @Test("without a JWT secret and without --dev chatd refuses to start with 78")
+    func noSecret() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var env = baseEnvironment(directory)
+        env["SMS_SENDER"] = "command"
+        env["SMS_COMMAND"] = "/bin/true"
+        let result = try await runCommand(ChatBinaries.path("chatd"), ["--port", "0"], environment: env, timeoutSeconds: 30)
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("jwt.secret"))
+    }
+
+    @Test("a scripted login with SMS_SENDER=command returns a token that chatctl token inspect accepts")
+    func scriptedLogin() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var env = baseEnvironment(directory)
+        env["JWT_SECRET"] = String(repeating: "q", count: 48)
+        env["SMS_SENDER"] = "command"
+        env["SMS_COMMAND"] = "echo \"$SMS_PHONE $SMS_CODE\" >> '\(directory.path("sms.txt"))'"
+        let chatd = try await ChatdProcess.start(environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+        let requested = try await HTTPTestClient.json("POST", "\(chatd.baseURL)/api/auth/request-code",
+                                                       ["phone": "+7 900 765-43-21", "name": "Ann"])
+        #expect(requested.status == 200)
+        let line = try #require(try String(contentsOfFile: directory.path("sms.txt"), encoding: .utf8)
+            .split(separator: "\n").last)
+        let parts = line.split(separator: " ")
+        #expect(parts[0] == "79007654321")
+        let verified = try await HTTPTestClient.json("POST", "\(chatd.baseURL)/api/auth/verify-code",
+                                                      ["phone": "79007654321", "code": .string(String(parts[1]))])
+        #expect(verified.status == 200)
+        let token = try #require(verified.json?["token"]?.stringValue)
+        // The code never reaches chatd's log.
+        #expect(!chatd.service.log.contains(" \(parts[1])"))
+
+        let inspected = try await runCommand(ChatBinaries.path("chatctl"), ["token", "inspect", token, "--json"], environment: env)
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(try JSONValue.parse(inspected.stdout)["valid"] == true)
+
+        let revoked = try await runCommand(ChatBinaries.path("chatctl"), ["token", "revoke", token], environment: env)
+        #expect(revoked.status == 0)
+        let me = try await HTTPTestClient.json("GET", "\(chatd.baseURL)/api/auth/me", token: token)
+        #expect(me.status == 401)
+        let inspectedAgain = try await runCommand(ChatBinaries.path("chatctl"), ["token", "inspect", token], environment: env)
+        #expect(inspectedAgain.status == 1)
+        #expect(inspectedAgain.stdout.contains("revoked"))
+        #expect(await chatd.service.stop() == 0)
+    }
+}
