@@ -92,7 +92,8 @@ public enum Daemon {
     }
 
     /// Runs until SIGTERM or SIGINT, then drains and returns.
-    public static func run(_ services: DaemonServices, onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    public static func run(_ services: DaemonServices, notifier: SystemdNotifier = SystemdNotifier(environment: [:]),
+                           onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let config = services.config
         let logger = services.logger
         let router = buildRouter(services)
@@ -106,6 +107,7 @@ public enum Daemon {
                     "http.port": "\(port)", "store": "\(services.store.location)",
                     "startup.ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
                 ])
+                notifier.notify("READY=1\nSTATUS=serving on port \(port)")
                 onReady(port)
             },
             logger: logger)
@@ -113,7 +115,10 @@ public enum Daemon {
             services: [.init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        let watchdog = Task { await notifier.runWatchdog() }
         try await serviceGroup.run()
+        watchdog.cancel()
+        notifier.notify("STOPPING=1")
         await services.store.close()
         logger.notice("chatd stopped")
     }

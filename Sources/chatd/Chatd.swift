@@ -52,7 +52,7 @@ struct Chatd: AsyncParsableCommand {
         let logger = Logger(label: "chatd")
         do {
             let services = try await Daemon.prepare(config: loaded, logger: logger)
-            try await Daemon.run(services)
+            try await Daemon.run(services, notifier: SystemdNotifier(environment: environment))
         } catch let error as StartupError {
             logger.critical("cannot start", metadata: ["error": "\(error.message)"])
             FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
