@@ -105,3 +105,64 @@ struct ChatdProcessTests {
         #expect(await chatd.service.stop() == 0)
     }
 }
+
+/// A datagram socket standing in for systemd's notify socket.
+final class FakeNotifySocket: @unchecked Sendable {
+    // The descriptor is only read by `receive` and closed once by `close`.
+    let path: String
+    let descriptor: Int32
+
+    init(path: String) throws {
+        self.path = path
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Messages received within `seconds`.
+    func receive(for seconds: Double) -> [String] {
+        var messages: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 { messages.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
+        }
+        return messages
+    }
+
+    func close() {
+        _ = Glibc.close(descriptor)
+        unlink(path)
+    }
+}
+
+@Suite("chatd under systemd")
+struct ChatdSystemdTests {
+    @Test("chatd sends READY=1 to NOTIFY_SOCKET when serving, pings the watchdog, and STOPPING=1 on SIGTERM")
+    func notify() async throws {
+        let directory = try TemporaryDirectory("notify")
+        defer { directory.remove() }
+        let notifySocket = try FakeNotifySocket(path: directory.path("notify.sock"))
+        defer { notifySocket.close() }
+        let env = [
+            "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))", "CHATD_STATE_DIR": directory.url.path,
+            "CHATD_CONFIG": "/dev/null", "NOTIFY_SOCKET": notifySocket.path, "WATCHDOG_USEC": "1000000",
+        ]
+        let chatd = try await ChatdProcess.start(arguments: ["--dev"], environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+        let early = notifySocket.receive(for: 1.5)
+        #expect(early.contains { $0.hasPrefix("READY=1") })
+        #expect(early.contains("WATCHDOG=1"))
+        #expect(await chatd.service.stop() == 0)
+        #expect(notifySocket.receive(for: 0.5).contains("STOPPING=1"))
+    }
+}
