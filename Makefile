@@ -6,7 +6,9 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build deps run test test-only clean
+BUILD_CONFIG ?= release
+
+.PHONY: all build deps run test install clean
 
 all: build
 
@@ -22,6 +24,27 @@ run: deps
 
 test: deps
 	@scripts/test.sh
+
+# Binaries, man pages, completions, the systemd unit and the example config, under $(DESTDIR)$(PREFIX).
+install:
+	$(SWIFT) build -c $(BUILD_CONFIG) --product chatd
+	$(SWIFT) build -c $(BUILD_CONFIG) --product chatctl
+	@bin="$$($(SWIFT) build -c $(BUILD_CONFIG) --show-bin-path)"; \
+	root="$(DESTDIR)$(PREFIX)"; \
+	install -d "$$root/bin" "$$root/share/man/man1" "$$root/share/man/man5" "$$root/share/man/man8" \
+	  "$$root/share/bash-completion/completions" "$$root/share/zsh/site-functions" \
+	  "$$root/share/fish/vendor_completions.d" "$$root/lib/systemd/system" "$$root/share/doc/chatd" && \
+	install -m 0755 "$$bin/chatd" "$$bin/chatctl" "$$root/bin/" && \
+	for page in man/*.1; do [ -f "$$page" ] && install -m 0644 "$$page" "$$root/share/man/man1/"; done; \
+	for page in man/*.5; do [ -f "$$page" ] && install -m 0644 "$$page" "$$root/share/man/man5/"; done; \
+	for page in man/*.8; do [ -f "$$page" ] && install -m 0644 "$$page" "$$root/share/man/man8/"; done; \
+	[ -f completions/chatctl.bash ] && install -m 0644 completions/chatctl.bash "$$root/share/bash-completion/completions/chatctl"; \
+	[ -f completions/_chatctl ] && install -m 0644 completions/_chatctl "$$root/share/zsh/site-functions/_chatctl"; \
+	[ -f completions/chatctl.fish ] && install -m 0644 completions/chatctl.fish "$$root/share/fish/vendor_completions.d/chatctl.fish"; \
+	sed 's|/usr/local|$(PREFIX)|g' deploy/chatd.service > "$$root/lib/systemd/system/chatd.service" && \
+	chmod 0644 "$$root/lib/systemd/system/chatd.service" && \
+	install -m 0644 deploy/chatd.toml "$$root/share/doc/chatd/chatd.toml.example" && \
+	echo "installed under $$root"
 
 clean:
 	rm -rf .build .run

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One setting: its name in the file, the environment variables and flag that override it, its default.
 /// This table is the single source for loading, `chatctl config check`, the example file and its man page.
 public struct ConfigKey: Sendable {
@@ -79,4 +81,41 @@ extension ConfigKey {
     ]
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
+}
+
+extension ConfigKey {
+    /// A commented example config file with every key and its default, generated from the table.
+    public static func exampleFile() -> String {
+        var lines = [
+            "# chatd configuration. Precedence: flags > environment > this file > defaults.",
+            "# Every key is shown with its default; uncomment to change. Secrets are better given as",
+            "# <key>_file = \"/path\" (or the *_FILE environment variables) than written here.",
+        ]
+        var currentTable = ""
+        for key in all {
+            let parts = key.name.split(separator: ".")
+            let table = parts.count > 1 ? String(parts[0]) : ""
+            if table != currentTable {
+                lines.append("")
+                lines.append("[\(table)]")
+                currentTable = table
+            } else {
+                lines.append("")
+            }
+            lines.append("# \(key.summary)")
+            var overrides: [String] = key.environment
+            if let fileEnvironment = key.fileEnvironment { overrides.append(fileEnvironment) }
+            if let flag = key.flag { overrides.append("--\(flag)") }
+            if !overrides.isEmpty { lines.append("# overridden by: \(overrides.joined(separator: ", "))") }
+            let name = parts.last.map(String.init) ?? key.name
+            let value = key.defaultValue.map(Self.tomlLiteral) ?? "\"\""
+            lines.append("#\(name) = \(value)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func tomlLiteral(_ text: String) -> String {
+        if text == "true" || text == "false" || Int(text) != nil { return text }
+        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
 }

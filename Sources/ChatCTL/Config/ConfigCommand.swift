@@ -4,7 +4,7 @@ import ChatConfig
 public struct ConfigCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Validate and show chatd's configuration.",
-        subcommands: [ConfigCheck.self])
+        subcommands: [ConfigCheck.self, ConfigDefault.self])
     public init() {}
 }
 
@@ -29,5 +29,16 @@ struct ConfigCheck: CTLCommand {
             }))
             context.print("config ok (digest \(config.digest))")
         }
+    }
+}
+
+struct ConfigDefault: CTLCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "default", abstract: "Print a commented example config file with every key and its default.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ context: CTLContext) async throws {
+        context.write(ConfigKey.exampleFile())
     }
 }
