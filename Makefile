@@ -26,10 +26,11 @@ test: deps
 	@scripts/test.sh
 
 # Binaries, man pages, completions, the systemd unit and the example config, under $(DESTDIR)$(PREFIX).
+# BIN_DIR=path installs already-built binaries instead of building them.
 install:
-	$(SWIFT) build -c $(BUILD_CONFIG) --product chatd
-	$(SWIFT) build -c $(BUILD_CONFIG) --product chatctl
-	@bin="$$($(SWIFT) build -c $(BUILD_CONFIG) --show-bin-path)"; \
+	@if [ -z "$(BIN_DIR)" ]; then $(SWIFT) build -c $(BUILD_CONFIG) --product chatd && \
+	  $(SWIFT) build -c $(BUILD_CONFIG) --product chatctl; fi
+	@bin="$(BIN_DIR)"; [ -n "$$bin" ] || bin="$$($(SWIFT) build -c $(BUILD_CONFIG) --show-bin-path)"; \
 	root="$(DESTDIR)$(PREFIX)"; \
 	install -d "$$root/bin" "$$root/share/man/man1" "$$root/share/man/man5" "$$root/share/man/man8" \
 	  "$$root/share/bash-completion/completions" "$$root/share/zsh/site-functions" \
