@@ -38,6 +38,7 @@ public struct DaemonServices: Sendable {
     public let store: any UserStore
     public let tokens: TokenService
     public let logins: LoginService
+    public let metrics: ChatMetrics
     public let logger: Logger
 }
 
@@ -70,12 +71,14 @@ public enum Daemon {
         let logins = LoginService(store: store, policy: LoginPolicy(config: config),
                                   codes: OneTimeCode(serverSecret: secret, length: config.codeLength),
                                   sender: CodeSenders.make(config.smsSender, logger: logger), tokens: tokens, logger: logger)
-        return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, logger: logger)
+        return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: ChatMetrics(),
+                              logger: logger)
     }
 
     public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
         let router = Router(context: ChatRequestContext.self)
-        // Outermost first: every response, errors included, gets security and CORS headers.
+        // Outermost first: every response, errors included, is counted and gets security and CORS headers.
+        router.add(middleware: HTTPMetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: OriginsCORSMiddleware(origins: Set(services.config.corsOrigins)))
         router.add(middleware: APIErrorMiddleware())
@@ -83,6 +86,7 @@ public enum Daemon {
             "store": { await storeAnswers(services.store) }
         ])
         HealthRoutes(readiness: readiness).register(on: router)
+        MetricsRoute(metrics: services.metrics).register(on: router)
         AuthRoutes(services: services).register(on: router)
         return router
     }

@@ -53,6 +53,7 @@ struct AuthRoutes {
     func register(on router: Router<ChatRequestContext>) {
         let logins = services.logins
         let tokens = services.tokens
+        let metrics = services.metrics
         router.post("/api/auth/request-code") { request, context in
             var request = request
             let body = try await request.jsonObject(context: context)
@@ -60,8 +61,12 @@ struct AuthRoutes {
             let name = try Self.string(body, "name", required: false)
             do {
                 let isNew = try await logins.requestCode(phone: phone, name: name, clientAddress: context.clientAddress)
+                metrics.authCodesIssued.increment()
                 return JSONResponse.ok(["message": "Verification code sent", "isNewUser": .bool(isNew)])
-            } catch let error as AuthError { throw APIError(error) }
+            } catch let error as AuthError {
+                metrics.authCodesFailed(Self.reason(error)).increment()
+                throw APIError(error)
+            }
         }
         router.post("/api/auth/verify-code") { request, context in
             var request = request
@@ -71,7 +76,10 @@ struct AuthRoutes {
             do {
                 let (token, user) = try await logins.verifyCode(phone: phone, code: code)
                 return JSONResponse.ok(["token": .string(token), "user": Self.userJSON(user)])
-            } catch let error as AuthError { throw APIError(error) }
+            } catch let error as AuthError {
+                metrics.authCodesFailed(Self.reason(error)).increment()
+                throw APIError(error)
+            }
         }
         let protected = router.group("/api").add(middleware: AuthMiddleware(tokens: tokens))
         protected.get("/auth/me") { _, context in
@@ -85,6 +93,20 @@ struct AuthRoutes {
             try await tokens.revoke(claims)
             context.logger.info("logout", metadata: ["user.id": "\(identity.user.userId)"])
             return JSONResponse.ok(["message": "Logged out"])
+        }
+    }
+
+    /// The metric label of a failed login step.
+    static func reason(_ error: AuthError) -> String {
+        switch error {
+        case .nameRequired: "name_required"
+        case .accountDisabled: "disabled"
+        case .invalidCode: "invalid_code"
+        case .codeExpired: "expired"
+        case .tooManyAttempts: "too_many_attempts"
+        case .cooldown, .rateLimited: "rate_limited"
+        case .senderFailed: "sender"
+        case .invalidToken, .revoked, .unknownUser: "token"
         }
     }
 
