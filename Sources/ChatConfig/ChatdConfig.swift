@@ -22,6 +22,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var updatesExchange: String
     public var managementURL: String
     public var queueTemplate: String
+    public var instanceName: String
+    public var bindingTemplates: [String]
     public var queueExpiresSeconds: Double
     public var prefetch: Int
     public var chat3URL: String
@@ -43,6 +45,15 @@ public struct ChatdConfig: Sendable, Equatable {
     public var ipHourlyLimit: Int
 
     /// A short hash of the effective settings (secrets included only as their hash), shown by status.
+    /// The queue that collects `userId`'s updates for this instance.
+    public func queueName(for userId: String) -> String {
+        queueTemplate.replacingOccurrences(of: "{userId}", with: userId).replacingOccurrences(of: "{instance}", with: instanceName)
+    }
+
+    public func bindingKeys(for userId: String) -> [String] {
+        bindingTemplates.map { $0.replacingOccurrences(of: "{userId}", with: userId) }
+    }
+
     public var digest: String {
         let text = "\(self)"
         return String(OTPHasher.sha256Hex(text).prefix(12))

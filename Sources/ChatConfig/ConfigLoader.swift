@@ -98,6 +98,21 @@ public struct ConfigLoader: Sendable {
         let cors = (reader.optional("server.cors_origins") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 
+        let queueTemplate = try reader.template("rabbitmq.queue_template")
+        let instanceName = reader.optional("rabbitmq.instance") ?? ""
+        guard instanceName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw .invalid(key: "rabbitmq.instance", reason: "letters, digits, - and _ only")
+        }
+        // Several instances on one user's queue would compete for its messages and split the stream.
+        if !instanceName.isEmpty && !queueTemplate.contains("{instance}") {
+            throw .invalid(key: "rabbitmq.queue_template", reason: "must contain {instance} when rabbitmq.instance is set")
+        }
+        let bindings = (reader.optional("rabbitmq.bindings") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !bindings.isEmpty, bindings.allSatisfy({ $0.contains("{userId}") }) else {
+            throw .invalid(key: "rabbitmq.bindings", reason: "one or more routing keys, each containing {userId}")
+        }
+
         let config = ChatdConfig(
             dev: dev,
             stateDirectory: stateDirectory,
@@ -109,7 +124,9 @@ public struct ConfigLoader: Sendable {
             rabbitMQURL: try reader.url("rabbitmq.url", schemes: ["amqp"]),
             updatesExchange: try reader.string("rabbitmq.updates_exchange"),
             managementURL: try reader.url("rabbitmq.management_url", schemes: ["http", "https"]),
-            queueTemplate: try reader.template("rabbitmq.queue_template"),
+            queueTemplate: queueTemplate,
+            instanceName: instanceName,
+            bindingTemplates: bindings,
             queueExpiresSeconds: try reader.duration("rabbitmq.queue_expires"),
             prefetch: try reader.int("rabbitmq.prefetch", in: 1...65535),
             chat3URL: try reader.url("chat3.url", schemes: ["http", "https"]),
