@@ -1,0 +1,220 @@
+import ChatAMQP
+import ChatConfig
+import ChatCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers each user's Chat3 updates from RabbitMQ to that user's sockets.
+///
+/// - Subscription per connected user: a queue named by `rabbitmq.queue_template`, bound with both
+///   generations' routing keys, kept for `x-expires` after the user's last socket closes so updates
+///   published meanwhile arrive on reconnect. Several tabs share one subscription.
+/// - The AMQP thread only enqueues deliveries; one task here normalizes, filters (tenant, duplicates),
+///   emits, and acks only after the update was handed to every live socket of the user. Malformed
+///   payloads are rejected without requeue, logged with the queue and counted.
+/// - Broker loss is handled by the consumer (reconnect with backoff, resubscribe); `isConnected`
+///   feeds `/ready`.
+public final class UpdatePipeline: Service, Sendable {
+    private let config: ChatdConfig
+    private let logger: Logger
+    private let metrics: ChatMetrics
+    private let consumer: AMQPConsumer
+    private let deliveries: AsyncStream<AMQPDelivery>
+    private let subscriptions: SubscriptionBook
+    private let delivery = Mutex<(any UpdateDelivering)?>(nil)
+
+    public init(config: ChatdConfig, metrics: ChatMetrics, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        let (stream, continuation) = AsyncStream<AMQPDelivery>.makeStream(bufferingPolicy: .unbounded)
+        deliveries = stream
+        var options = AMQPConsumer.Options(connectionName: "chatd updates", prefetch: UInt16(clamping: config.prefetch))
+        options.heartbeat = .seconds(10)
+        let book = SubscriptionBook()
+        subscriptions = book
+        consumer = try AMQPConsumer(
+            url: config.rabbitMQURL, options: options, logger: logger,
+            onEvent: { event in
+                logger.notice("amqp state", metadata: ["amqp.event": "\(event)"])
+            },
+            onDelivery: { continuation.yield($0) })
+    }
+
+    /// The hub that owns the sockets; set once at start, before sockets connect.
+    public func attach(_ target: any UpdateDelivering) {
+        delivery.withLock { $0 = target }
+    }
+
+    public var isConnected: Bool {
+        if case .connected = consumer.state { return true }
+        return false
+    }
+
+    public var subscriptionCount: Int { subscriptions.count }
+
+    /// The queue and bindings of a user's subscription, as `chatctl queue --user` resolves them too.
+    func subscriptionPlan(for userId: String) -> (queue: String, bindings: [AMQPBinding]) {
+        (config.queueName(for: userId),
+         config.bindingKeys(for: userId).map { AMQPBinding(exchange: config.updatesExchange, routingKey: $0) })
+    }
+
+    // MARK: lifecycle of user subscriptions
+
+    /// A user's first socket on this instance connected.
+    public func userConnected(_ userId: String) {
+        subscriptions.want(userId) { [self] in await self.reconcile(userId) }
+    }
+
+    /// A user's last socket on this instance closed.
+    public func userDisconnected(_ userId: String) {
+        subscriptions.unwant(userId) { [self] in await self.reconcile(userId) }
+    }
+
+    /// Brings the broker in line with whether the user is wanted; runs serialized per user.
+    private func reconcile(_ userId: String) async {
+        let wanted = subscriptions.isWanted(userId)
+        let current = subscriptions.tag(of: userId)
+        if wanted, current == nil {
+            let plan = subscriptionPlan(for: userId)
+            let expires = config.queueExpiresSeconds > 0 ? Int(config.queueExpiresSeconds * 1000) : nil
+            do {
+                let tag = try await consumer.subscribe(
+                    queue: plan.queue, arguments: QueueArguments(expiresMs: expires, durable: false, autoDelete: false),
+                    bindings: plan.bindings)
+                subscriptions.setTag(tag, for: userId)
+                logger.debug("subscribed", metadata: ["user.id": "\(userId)", "amqp.queue": "\(plan.queue)"])
+            } catch {
+                logger.warning("subscribe failed", metadata: ["user.id": "\(userId)", "error": "\(error)"])
+                // The consumer re-subscribes what it knows after reconnecting; a subscribe refused while
+                // disconnected is retried here shortly.
+                try? await Task.sleep(for: .milliseconds(500))
+                if subscriptions.isWanted(userId) { subscriptions.schedule(userId) { [self] in await self.reconcile(userId) } }
+            }
+        } else if !wanted, let tag = current {
+            subscriptions.setTag(nil, for: userId)
+            // x-expires = 0 is the seed's behaviour: the queue goes with the last socket.
+            try? await consumer.cancel(tag, deleteQueue: config.queueExpiresSeconds == 0)
+            logger.debug("unsubscribed", metadata: ["user.id": "\(userId)"])
+        }
+    }
+
+    // MARK: the delivery loop
+
+    public func run() async throws {
+        consumer.start()
+        do { try await consumer.declareExchange(config.updatesExchange, type: "topic", durable: true) } catch {
+            logger.warning("cannot declare the updates exchange yet", metadata: ["error": "\(error)"])
+        }
+        var duplicates = DuplicateFilter()
+        await withGracefulShutdownHandler {
+            for await message in deliveries {
+                await handle(message, duplicates: &duplicates)
+            }
+        } onGracefulShutdown: { [consumer] in
+            Task { await consumer.stop() }
+        }
+    }
+
+    private func handle(_ message: AMQPDelivery, duplicates: inout DuplicateFilter) async {
+        let started = ContinuousClock.now
+        metrics.updatesReceived.increment()
+        guard let subscriber = subscriptions.user(of: message.consumerTag) else {
+            // A delivery for a subscription cancelled meanwhile: hand it back to the queue.
+            consumer.reject(message.deliveryTag, requeue: true)
+            return
+        }
+        let update: ChatUpdate
+        switch UpdateNormalizer.normalize(routingKey: message.routingKey, body: message.body) {
+        case .success(let parsed):
+            update = parsed
+        case .failure(let error):
+            consumer.reject(message.deliveryTag, requeue: false)
+            metrics.updatesDropped("malformed").increment()
+            logger.warning("malformed update rejected", metadata: [
+                "amqp.queue": "\(config.queueName(for: subscriber))", "amqp.routing_key": "\(message.routingKey)",
+                "error": "\(error)",
+            ])
+            return
+        }
+        if let tenant = update.tenantId, tenant.lowercased() != config.chat3Tenant.lowercased() {
+            consumer.ack(message.deliveryTag)
+            metrics.updatesDropped("tenant").increment()
+            return
+        }
+        // A socket only ever gets its own user's updates, whatever the bindings matched.
+        guard update.userId == subscriber else {
+            consumer.ack(message.deliveryTag)
+            metrics.updatesDropped("other_user").increment()
+            return
+        }
+        if let key = update.deduplicationKey,
+           !duplicates.firstSighting(of: key, at: Date().timeIntervalSince1970) {
+            consumer.ack(message.deliveryTag)
+            metrics.updatesDropped("duplicate").increment()
+            return
+        }
+        let target = delivery.withLock { $0 }
+        var delivered = 0
+        for emission in UpdateEvents.emissions(for: update) {
+            delivered = await target?.deliver(emission.event, emission.payload, toUser: subscriber) ?? 0
+        }
+        consumer.ack(message.deliveryTag)
+        if delivered > 0 {
+            metrics.updatesDelivered.increment()
+            metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
+        } else {
+            metrics.updatesDropped("no_socket").increment()
+        }
+    }
+}
+
+/// Which users are wanted here, their consumer tags, and one reconcile task chain per user so
+/// connect/disconnect storms for one user never race each other.
+final class SubscriptionBook: Sendable {
+    private struct Entry {
+        var wanted = false
+        var tag: ConsumerTag?
+        var chain: Task<Void, Never>?
+    }
+
+    private let state = Mutex<(entries: [String: Entry], users: [ConsumerTag: String])>(([:], [:]))
+
+    var count: Int { state.withLock { $0.users.count } }
+
+    func want(_ userId: String, reconcile: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.entries[userId, default: Entry()].wanted = true }
+        schedule(userId, reconcile)
+    }
+
+    func unwant(_ userId: String, reconcile: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.entries[userId, default: Entry()].wanted = false }
+        schedule(userId, reconcile)
+    }
+
+    func isWanted(_ userId: String) -> Bool { state.withLock { $0.entries[userId]?.wanted ?? false } }
+    func tag(of userId: String) -> ConsumerTag? { state.withLock { $0.entries[userId]?.tag } }
+    func user(of tag: ConsumerTag) -> String? { state.withLock { $0.users[tag] } }
+
+    func setTag(_ tag: ConsumerTag?, for userId: String) {
+        state.withLock { state in
+            if let old = state.entries[userId]?.tag { state.users[old] = nil }
+            state.entries[userId, default: Entry()].tag = tag
+            if let tag { state.users[tag] = userId }
+            if tag == nil, state.entries[userId]?.wanted == false { state.entries[userId] = nil }
+        }
+    }
+
+    /// Chains `work` after whatever is already scheduled for this user.
+    func schedule(_ userId: String, _ work: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            let previous = state.entries[userId, default: Entry()].chain
+            state.entries[userId, default: Entry()].chain = Task {
+                await previous?.value
+                await work()
+            }
+        }
+    }
+}
