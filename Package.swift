@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "TestSupport"]),
         .testTarget(name: "ChatAuthTests", dependencies: ["ChatAuth", "ChatStore", "TestSupport"]),
         .testTarget(name: "ChatDaemonTests",
-                    dependencies: ["ChatDaemon", "ChatConfig", "ChatAuth", "ChatStore", "TestSupport",
+                    dependencies: ["ChatDaemon", "ChatConfig", "ChatAuth", "ChatStore", "ChatAMQP", "TestSupport",
                                    .product(name: "HTTPTypes", package: "swift-http-types"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "Chat3ClientTests", dependencies: ["Chat3Client", "Chat3Sim", "TestSupport"]),

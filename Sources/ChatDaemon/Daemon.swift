@@ -39,6 +39,8 @@ public struct DaemonServices: Sendable {
     public let tokens: TokenService
     public let logins: LoginService
     public let metrics: ChatMetrics
+    /// Chat3 updates from RabbitMQ to users' sockets.
+    public let pipeline: UpdatePipeline
     public let logger: Logger
 }
 
@@ -71,8 +73,13 @@ public enum Daemon {
         let logins = LoginService(store: store, policy: LoginPolicy(config: config),
                                   codes: OneTimeCode(serverSecret: secret, length: config.codeLength),
                                   sender: CodeSenders.make(config.smsSender, logger: logger), tokens: tokens, logger: logger)
-        return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: ChatMetrics(),
-                              logger: logger)
+        let metrics = ChatMetrics()
+        let pipeline: UpdatePipeline
+        do { pipeline = try UpdatePipeline(config: config, metrics: metrics, logger: logger) } catch {
+            throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
+        }
+        return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
+                              pipeline: pipeline, logger: logger)
     }
 
     public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
@@ -83,10 +90,13 @@ public enum Daemon {
         router.add(middleware: OriginsCORSMiddleware(origins: Set(services.config.corsOrigins)))
         router.add(middleware: APIErrorMiddleware())
         let readiness = Readiness(checks: [
-            "store": { await storeAnswers(services.store) }
+            "store": { await storeAnswers(services.store) },
+            "rabbitmq": { services.pipeline.isConnected },
         ])
         HealthRoutes(readiness: readiness).register(on: router)
-        MetricsRoute(metrics: services.metrics).register(on: router)
+        MetricsRoute(metrics: services.metrics, refresh: {
+            services.metrics.amqpSubscriptions.set(to: Double(services.pipeline.subscriptionCount))
+        }).register(on: router)
         AuthRoutes(services: services).register(on: router)
         return router
     }
@@ -116,7 +126,7 @@ public enum Daemon {
             },
             logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: app)],
+            services: [.init(service: services.pipeline), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         let watchdog = Task { await notifier.runWatchdog() }

@@ -55,6 +55,9 @@ public final class UpdatePipeline: Service, Sendable {
 
     public var subscriptionCount: Int { subscriptions.count }
 
+    /// Whether the user's queue is declared, bound and consumed right now.
+    public func isSubscribed(_ userId: String) -> Bool { subscriptions.tag(of: userId) != nil }
+
     /// The queue and bindings of a user's subscription, as `chatctl queue --user` resolves them too.
     func subscriptionPlan(for userId: String) -> (queue: String, bindings: [AMQPBinding]) {
         (config.queueName(for: userId),
@@ -105,9 +108,22 @@ public final class UpdatePipeline: Service, Sendable {
 
     public func run() async throws {
         consumer.start()
-        do { try await consumer.declareExchange(config.updatesExchange, type: "topic", durable: true) } catch {
-            logger.warning("cannot declare the updates exchange yet", metadata: ["error": "\(error)"])
+        // Declare the exchange so bindings succeed even before Chat3 first publishes; the broker may
+        // not answer yet, so keep trying in the background.
+        let declaring = Task { [consumer, config, logger] in
+            var attempt = 0
+            while !Task.isCancelled {
+                do {
+                    try await consumer.declareExchange(config.updatesExchange, type: "topic", durable: true)
+                    return
+                } catch {
+                    attempt += 1
+                    if attempt == 10 { logger.warning("cannot declare the updates exchange", metadata: ["error": "\(error)"]) }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
         }
+        defer { declaring.cancel() }
         var duplicates = DuplicateFilter()
         await withGracefulShutdownHandler {
             for await message in deliveries {
