@@ -104,6 +104,17 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
+        // The benchmark tool: Socket.IO WebSocket clients, updates into RabbitMQ, HTTP load; JSON results.
+        .executableTarget(name: "chatbench",
+                          dependencies: ["ChatCore", "ChatAMQP", "SocketIO",
+                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                         .product(name: "NIOCore", package: "swift-nio"),
+                                         .product(name: "NIOPosix", package: "swift-nio"),
+                                         .product(name: "NIOHTTP1", package: "swift-nio"),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: strict),
+
         // Test support: service fixtures (MongoDB stand-in, RabbitMQ, binaries) shared by test targets.
         .target(name: "TestSupport", dependencies: ["ChatCore", "ChatStore"], path: "Tests/TestSupport"),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
