@@ -22,6 +22,7 @@ public final class UpdatePipeline: Service, Sendable {
     private let metrics: ChatMetrics
     private let consumer: AMQPConsumer
     private let deliveries: AsyncStream<AMQPDelivery>
+    private let deliveriesInput: AsyncStream<AMQPDelivery>.Continuation
     private let subscriptions: SubscriptionBook
     private let delivery = Mutex<(any UpdateDelivering)?>(nil)
 
@@ -31,6 +32,7 @@ public final class UpdatePipeline: Service, Sendable {
         self.metrics = metrics
         let (stream, continuation) = AsyncStream<AMQPDelivery>.makeStream(bufferingPolicy: .unbounded)
         deliveries = stream
+        deliveriesInput = continuation
         var options = AMQPConsumer.Options(connectionName: "chatd updates", prefetch: UInt16(clamping: config.prefetch))
         options.heartbeat = .seconds(10)
         let book = SubscriptionBook()
@@ -129,7 +131,9 @@ public final class UpdatePipeline: Service, Sendable {
             for await message in deliveries {
                 await handle(message, duplicates: &duplicates)
             }
-        } onGracefulShutdown: { [consumer] in
+        } onGracefulShutdown: { [consumer, deliveriesInput] in
+            // Unacknowledged deliveries go back to their queues when the connection closes.
+            deliveriesInput.finish()
             Task { await consumer.stop() }
         }
     }
