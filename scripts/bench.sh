@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# The SPEC §13 benchmarks: builds release binaries, starts RabbitMQ (if none answers), chat3-sim and
+# chatd on a fresh SQLite store, creates users and tokens, runs chatbench, and writes one JSON file per
+# scenario to bench-results/ (see BENCHMARKS.md). Ctrl-C stops what this started.
+#
+#   scripts/bench.sh [scenario...]     scenarios: startup http ceiling fanout peak storm (default: all)
+#
+# Knobs (environment): USERS (fan-out clients, 2000), STORM_USERS (10000), FANOUT_RATE (2000),
+# FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000), HTTP_SECONDS (10),
+# HTTP_CONNECTIONS (64), SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere,
+# e.g. a debug build for trying the script; never for figures), OUT (bench-results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(startup http ceiling fanout peak storm)
+wants() { local s; for s in "${scenarios[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+USERS=${USERS:-2000}
+STORM_USERS=${STORM_USERS:-10000}
+FANOUT_RATE=${FANOUT_RATE:-2000}
+FANOUT_SECONDS=${FANOUT_SECONDS:-30}
+PEAK_COUNT=${PEAK_COUNT:-100000}
+CEILING_COUNT=${CEILING_COUNT:-100000}
+HTTP_SECONDS=${HTTP_SECONDS:-10}
+HTTP_CONNECTIONS=${HTTP_CONNECTIONS:-64}
+OUT=${OUT:-bench-results}
+AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
+EXCHANGE=chat3_updates
+
+say() { echo "bench: $*" >&2; }
+
+if [ -n "${BIN_DIR:-}" ]; then
+    bin="$BIN_DIR"
+else
+    if [ "${SKIP_BUILD:-}" != 1 ]; then
+        say "building release binaries (several minutes on 2 cores)"
+        # One product per call: `swift build` honours only the last --product it is given.
+        for product in chatd chatctl chat3-sim chatbench; do swift build -c release --product "$product"; done
+    fi
+    bin="$(swift build -c release --show-bin-path)"
+fi
+for tool in chatd chatctl chat3-sim chatbench; do
+    [ -x "$bin/$tool" ] || { say "missing $bin/$tool; build without SKIP_BUILD=1"; exit 1; }
+done
+
+# Every client and every chatd socket is a file descriptor.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+mkdir -p "$OUT"
+work="$(mktemp -d "${TMPDIR:-/tmp}/chatd-bench.XXXXXX")"
+pids=()
+cleanup() {
+    trap - INT TERM EXIT
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    sleep 1
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    scripts/rabbitmq.sh stop "$work/rabbitmq.state"
+    rm -rf "$work"
+}
+trap cleanup INT TERM EXIT
+
+scripts/rabbitmq.sh start "$work/rabbitmq.state"
+
+# Lines of a child's stderr, each prefixed with the nanosecond it arrived.
+stamp() { while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done; }
+
+# Waits for a line matching $2 in file $1 (up to $3 seconds); prints the matching line.
+await_line() {
+    local deadline=$(( $(date +%s) + ${3:-30} ))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        if grep -m1 -E "$2" "$1" 2>/dev/null; then return 0; fi
+        sleep 0.005
+    done
+    return 1
+}
+
+api_key="chat3_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+"$bin/chat3-sim" --port 0 --api-key "$api_key" --rabbitmq-url "$AMQP_URL" --log-level warning \
+    > "$work/chat3-sim.log" 2>&1 &
+pids+=($!)
+sim_port=$(await_line "$work/chat3-sim.log" 'listening on' 30 | sed -n 's/.*:\([0-9]*\)$/\1/p')
+[ -n "$sim_port" ] || { say "chat3-sim did not start"; cat "$work/chat3-sim.log" >&2; exit 1; }
+sim="http://127.0.0.1:$sim_port"
+
+export CHATD_STORE="sqlite://$work/b.sqlite" CHATD_STATE_DIR="$work" CHATD_CONFIG=/dev/null
+export JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export SMS_SENDER=command SMS_COMMAND=/bin/true CHAT3_API_URL="$sim/api" CHAT3_API_KEY="$api_key"
+export RABBITMQ_URL="$AMQP_URL" LOG_LEVEL=warning
+export CHATD_CONTROL_SOCKET="$work/chatd.sock"
+
+chatd_pid=""
+chatd_port=""
+chatd_ready_ms=""
+chatd_startup_ms=""
+# Starts chatd on a free port; sets chatd_pid, chatd_port and chatd_ready_ms (exec → "chatd ready").
+start_chatd() {
+    local log="$work/chatd.$1.log"
+    local started
+    started=$(date +%s%N)
+    # notice, not warning: the ready line is a notice.
+    LOG_LEVEL=notice "$bin/chatd" --host 127.0.0.1 --port 0 2> >(stamp > "$log") &
+    chatd_pid=$!
+    pids+=("$chatd_pid")
+    local line
+    line=$(await_line "$log" 'chatd ready' 30) || { say "chatd did not start"; cat "$log" >&2; exit 1; }
+    chatd_port=$(sed -n 's/.*http\.port=\([0-9]*\).*/\1/p' <<<"$line")
+    chatd_startup_ms=$(sed -n 's/.*startup\.ms=\([0-9]*\).*/\1/p' <<<"$line")
+    chatd_ready_ms=$(( (${line%% *} - started) / 1000000 ))
+}
+stop_chatd() {
+    kill -TERM "$chatd_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$chatd_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$chatd_pid" 2>/dev/null; then
+        say "chatd $chatd_pid did not stop within 10 s of SIGTERM; killing it"
+        kill -KILL "$chatd_pid" 2>/dev/null || true
+    fi
+    wait "$chatd_pid" 2>/dev/null || true
+}
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
+
+start_chatd main
+chatd="http://127.0.0.1:$chatd_port"
+say "chatd at $chatd (pid $chatd_pid), chat3-sim at $sim"
+
+# Machine and versions, next to the results.
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+cat > "$OUT/machine.json" <<JSON
+{
+  "nproc": $(nproc),
+  "memTotalKiB": $(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo),
+  "cpuModel": "$cpu_model",
+  "kernel": "$(uname -r)",
+  "swift": "$(swift --version 2>/dev/null | head -1 | sed 's/"/\\"/g')",
+  "rabbitmq": "$(rabbitmqctl -q version 2>/dev/null || echo unknown)"
+}
+JSON
+
+if wants startup; then
+    sleep 2
+    idle_rss=$(rss_kib "$chatd_pid")
+    ready_runs=("$chatd_ready_ms")
+    startup_runs=("$chatd_startup_ms")
+    # Two more cold starts on their own stores: ready time varies run to run.
+    main_pid=$chatd_pid main_port=$chatd_port
+    for run in 2 3; do
+        mkdir -p "$work/ready$run"
+        CHATD_STORE="sqlite://$work/ready$run/b.sqlite" CHATD_STATE_DIR="$work/ready$run" \
+            CHATD_CONTROL_SOCKET="$work/ready$run/chatd.sock" start_chatd "ready$run"
+        ready_runs+=("$chatd_ready_ms")
+        startup_runs+=("$chatd_startup_ms")
+        stop_chatd
+    done
+    chatd_pid=$main_pid chatd_port=$main_port
+    cat > "$OUT/startup.json" <<JSON
+{
+  "benchmark": "startup",
+  "idleRssKiB": $idle_rss,
+  "readyMs": [$(IFS=,; echo "${ready_runs[*]}")],
+  "readyMsMeaning": "exec of chatd to its 'chatd ready' line, RabbitMQ and chat3-sim already answering",
+  "startupMsLogged": [$(IFS=,; echo "${startup_runs[*]}")]
+}
+JSON
+    say "startup: idle RSS ${idle_rss} KiB, ready in ${ready_runs[*]} ms"
+fi
+
+# Users and tokens: one chatctl process each, two at a time.
+needed=0
+if wants fanout || wants peak; then needed=$USERS; fi
+if wants storm && [ "$STORM_USERS" -gt "$needed" ]; then needed=$STORM_USERS; fi
+if wants http && [ "$needed" -lt 1 ]; then needed=1; fi
+tokens="$work/tokens.txt"
+if [ "$needed" -gt 0 ]; then
+    say "creating $needed users and tokens"
+    create_user() {
+        local id
+        id=$("$bin/chatctl" user create --phone "7900$(printf '%07d' "$1")" --name "Bench $1" --json \
+            | sed -n 's/.*"userId" *: *"\(usr_[A-Za-z0-9]*\)".*/\1/p')
+        printf '%s %s\n' "$id" "$("$bin/chatctl" token mint --user "$id")"
+    }
+    export -f create_user
+    export bin
+    seq 1 "$needed" | xargs -P 2 -I{} bash -c 'create_user {}' > "$work/users.txt"
+    cut -d' ' -f2 "$work/users.txt" > "$tokens"
+    [ "$(wc -l < "$tokens")" -ge "$needed" ] || { say "only $(wc -l < "$tokens") tokens"; exit 1; }
+fi
+
+if wants http; then
+    read -r user_id token < "$work/users.txt"
+    "$bin/chatbench" http --url "$chatd/api/auth/me" --header "Authorization: Bearer $token" \
+        --connections "$HTTP_CONNECTIONS" --duration "$HTTP_SECONDS" > "$OUT/http-auth-me.json"
+    "$bin/chatbench" http --url "$sim/api/users/$user_id/dialogs" --header "X-API-Key: $api_key" \
+        --connections "$HTTP_CONNECTIONS" --duration "$HTTP_SECONDS" > "$OUT/http-chat3-sim-dialogs.json"
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$chatd/api/dialogs" || true)
+    if [ "$status" = 200 ]; then
+        "$bin/chatbench" http --url "$chatd/api/dialogs" --header "Authorization: Bearer $token" \
+            --connections "$HTTP_CONNECTIONS" --duration "$HTTP_SECONDS" > "$OUT/http-chatd-dialogs.json"
+    else
+        say "GET /api/dialogs answers $status: proxied dialogs not measured"
+    fi
+fi
+
+if wants ceiling; then
+    "$bin/chatbench" amqp-ceiling --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" --count "$CEILING_COUNT" \
+        > "$OUT/amqp-ceiling.json"
+fi
+
+socketio_answers() {
+    curl -s "$chatd/socket.io/?EIO=4&transport=polling" 2>/dev/null | grep -q '^0{'
+}
+if wants fanout || wants peak || wants storm; then
+    socketio_answers || { say "chatd does not answer Socket.IO at /socket.io/: fanout, peak and storm not measured"; exit 0; }
+fi
+
+if wants fanout; then
+    "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
+        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" > "$OUT/fanout.json"
+fi
+
+if wants peak; then
+    "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
+        --exchange "$EXCHANGE" --rate 0 --count "$PEAK_COUNT" > "$OUT/fanout-peak.json"
+fi
+
+if wants storm; then
+    # A fresh chatd, so RSS per connection is not mixed with what earlier scenarios left behind.
+    stop_chatd
+    start_chatd storm
+    chatd="http://127.0.0.1:$chatd_port"
+    sleep 2
+    "$bin/chatbench" connect-storm --chatd "$chatd" --tokens "$tokens" --clients "$STORM_USERS" \
+        --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm.json"
+fi
+say "results in $OUT/"
