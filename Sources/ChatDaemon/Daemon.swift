@@ -41,13 +41,16 @@ public struct DaemonServices: Sendable {
     public let metrics: ChatMetrics
     /// Chat3 updates from RabbitMQ to users' sockets.
     public let pipeline: UpdatePipeline
+    /// The Socket.IO endpoint: emit to a user's sockets, counts, kick, drain.
+    public let realTime: RealTimeHub
     public let logger: Logger
 }
 
 /// The composition root: turns a config into a running chatd.
 public enum Daemon {
     /// Opens the store, applies pending migrations and prepares secrets.
-    public static func prepare(config: ChatdConfig, logger: Logger) async throws(StartupError) -> DaemonServices {
+    public static func prepare(config: ChatdConfig, logger: Logger,
+                               realTime realTimeSetup: RealTimeSetup = .production) async throws(StartupError) -> DaemonServices {
         let store: any UserStore
         do {
             store = try await StoreOpener.open(try StoreLocation(parsing: config.storeURL))
@@ -78,8 +81,14 @@ public enum Daemon {
         do { pipeline = try UpdatePipeline(config: config, metrics: metrics, logger: logger) } catch {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
+        let realTime = RealTimeHub(
+            tokens: tokens, setup: realTimeSetup,
+            lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
+                             disconnected: { pipeline.userDisconnected($0.rawValue) }),
+            logger: logger)
+        pipeline.attach(realTime)
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
-                              pipeline: pipeline, logger: logger)
+                              pipeline: pipeline, realTime: realTime, logger: logger)
     }
 
     public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
@@ -96,8 +105,11 @@ public enum Daemon {
         HealthRoutes(readiness: readiness).register(on: router)
         MetricsRoute(metrics: services.metrics, refresh: {
             services.metrics.amqpSubscriptions.set(to: Double(services.pipeline.subscriptionCount))
+            services.metrics.websocketConnections.set(to: Double(await services.realTime.server.sessionCount))
+            services.metrics.usersOnline.set(to: Double(await services.realTime.userCount()))
         }).register(on: router)
         AuthRoutes(services: services).register(on: router)
+        RealTimeRoutes(hub: services.realTime).register(on: router)
         return router
     }
 
@@ -114,6 +126,7 @@ public enum Daemon {
         let started = Date()
         let app = Application(
             router: router,
+            server: RealTimeWebSocket.serverBuilder(hub: services.realTime),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.port
@@ -126,7 +139,8 @@ public enum Daemon {
             },
             logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: services.pipeline), .init(service: app)],
+            // Shut down in reverse: sockets close first (clients reconnect elsewhere), then HTTP, then AMQP.
+            services: [.init(service: services.pipeline), .init(service: app), .init(service: services.realTime)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         let watchdog = Task { await notifier.runWatchdog() }

@@ -1,0 +1,87 @@
+import ChatCore
+import Synchronization
+
+/// Whether a user belongs to a dialog, asked before a socket may join the dialog's room (SPEC §12:
+/// sockets only join rooms of dialogs they belong to). The Chat3-backed implementation lives with the
+/// Chat3 client; tests inject doubles.
+public protocol DialogMembershipChecking: Sendable {
+    /// True when `userId` is a member of `dialogId`. Throws when the answer cannot be had (Chat3 down);
+    /// the join is then refused with `chat3_unavailable`.
+    func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool
+}
+
+/// A dialog id as a socket sends it, validated at the edge: Chat3's `dlg_` followed by 20 characters of
+/// `[a-z0-9]`, so nothing else reaches a Chat3 URL or a room name.
+public struct DialogRoomID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        let prefix = "dlg_"
+        guard rawValue.hasPrefix(prefix) else { return nil }
+        let tail = rawValue.utf8.dropFirst(prefix.utf8.count)
+        guard tail.count == 20, tail.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) else {
+            return nil
+        }
+        self.rawValue = rawValue
+    }
+
+    /// The Socket.IO room of the dialog's watchers.
+    public var room: String { "dialog:" + rawValue }
+    public var description: String { rawValue }
+}
+
+/// The production placeholder until the Chat3 membership check is wired (see `RealTimeSetup`): it
+/// cannot verify membership, so every join is refused as `chat3_unavailable` rather than allowed.
+public struct UnwiredDialogMembership: DialogMembershipChecking {
+    public struct NotWired: Error {}
+
+    public init() {}
+
+    public func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool {
+        throw NotWired()
+    }
+}
+
+/// Remembers positive answers for `lifetime`, so reconnect storms and tab switches do not hit Chat3 for
+/// every join. Refusals and failures are not remembered: a user just added to a dialog can join at once,
+/// and a removed member keeps room access for at most `lifetime`.
+public final class CachedDialogMembership: DialogMembershipChecking {
+    private struct Key: Hashable {
+        var user: UserID
+        var dialog: DialogRoomID
+    }
+
+    private let upstream: any DialogMembershipChecking
+    private let lifetime: Duration
+    private let capacity: Int
+    private let clock: @Sendable () -> ContinuousClock.Instant
+    private let members = Mutex<[Key: ContinuousClock.Instant]>([:])
+
+    public init(_ upstream: any DialogMembershipChecking, lifetime: Duration = .seconds(30), capacity: Int = 100_000,
+                clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.upstream = upstream
+        self.lifetime = lifetime
+        self.capacity = capacity
+        self.clock = clock
+    }
+
+    public func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool {
+        let key = Key(user: userId, dialog: dialogId)
+        let now = clock()
+        let cached = members.withLock { entries -> Bool in
+            guard let expiry = entries[key] else { return false }
+            if expiry > now { return true }
+            entries[key] = nil
+            return false
+        }
+        if cached { return true }
+        let member = try await upstream.isMember(userId, ofDialog: dialogId)
+        if member {
+            members.withLock { entries in
+                if entries.count >= capacity { entries = entries.filter { $0.value > now } }
+                if entries.count < capacity { entries[key] = now + lifetime }
+            }
+        }
+        return member
+    }
+}

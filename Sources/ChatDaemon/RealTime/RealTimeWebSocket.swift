@@ -1,0 +1,92 @@
+import ChatCore
+import HTTPTypes
+import Hummingbird
+// HTTPServerBuilder and URI; HummingbirdCore comes with Hummingbird.
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import SocketIO
+
+/// Engine.IO over WebSocket: the HTTP server builder chatd runs with. Only `GET /socket.io/?EIO=4&
+/// transport=websocket` upgrades, and only when the Engine.IO server would take it (not draining, a
+/// known sid). HummingbirdWebSocket answers every refused upgrade (other paths, draining, unknown sid)
+/// with a bare 400 and closes; requests without `Upgrade` go to the router as usual.
+public enum RealTimeWebSocket {
+    /// Frames up to 1 MiB, above `maxHttpBufferSize` (1 MB), so the Engine.IO layer sees oversized
+    /// messages and closes the session itself. WebSocket-level pings are off: Engine.IO has its own.
+    public static func serverBuilder(hub: RealTimeHub) -> HTTPServerBuilder {
+        let maxPayload = hub.configuration.engine.maxPayload
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            ws: WebSocketServerConfiguration(maxFrameSize: max(1 << 20, maxPayload + 1024), autoPing: .disabled))
+        return .http1WebSocketUpgrade(configuration: configuration) { request, channel, _ in
+            guard let sid = await upgradeTarget(request, hub: hub) else {
+                return ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>.dontUpgrade
+            }
+            let headers = RealTimeRoutes.handshakeHeaders(request.headerFields)
+            return .upgrade([:]) { inbound, outbound, _ in
+                await serve(sid: sid, headers: headers, inbound: inbound, outbound: outbound, channel: channel,
+                            hub: hub, maxMessage: maxPayload + 1024)
+            }
+        }
+    }
+
+    /// `.some(sid)` (nil for a new session) when the request should become an Engine.IO WebSocket.
+    static func upgradeTarget(_ request: HTTPRequest, hub: RealTimeHub) async -> String?? {
+        guard request.method == .get, let path = request.path else { return nil }
+        let transport = EngineIOTransport.websocket
+        let uri = URI(path)
+        guard uri.path == RealTimeRoutes.path || uri.path == RealTimeRoutes.path + "/",
+              let target = try? EngineIORequestTarget(query: RealTimeRoutes.query(uri)),
+              target.transport == transport
+        else { return nil }
+        guard let sid = target.sid else { return hub.isDraining ? nil : .some(nil) }
+        return await hub.server.sessionState(sid: sid) == nil ? nil : .some(sid)
+    }
+
+    /// Pumps one WebSocket: inbound frames to the server in order, the server's frames out. Whichever
+    /// side ends first ends both.
+    static func serve(sid: String?, headers: [String: String], inbound: WebSocketInboundStream,
+                      outbound: WebSocketOutboundWriter, channel: any Channel, hub: RealTimeHub,
+                      maxMessage: Int) async {
+        let server = hub.server
+        let outbox = EngineIOWebSocketOutbox()
+        let connection: EngineIOWebSocketConnection
+        do {
+            connection = try await server.attachWebSocket(sid: sid, headers: headers, writer: outbox)
+        } catch {
+            hub.logger.debug("websocket refused", metadata: ["error": "\(error)"])
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: maxMessage) {
+                        switch message {
+                        case .text(let text): await server.receive(text, on: connection)
+                        case .binary(let buffer): await server.receive(binary: Array(buffer.readableBytesView), on: connection)
+                        }
+                    }
+                } catch {
+                    hub.logger.debug("websocket read failed", metadata: ["error": "\(error)"])
+                }
+            }
+            group.addTask {
+                for await frame in outbox.frames {
+                    switch frame {
+                    case .text(let text):
+                        do { try await outbound.write(.text(text)) } catch { return }
+                    }
+                }
+                guard !Task.isCancelled else { return }
+                // The server ended the session: close, and give the peer a moment to answer the close.
+                try? await outbound.close(.normalClosure, reason: nil)
+                try? await Task.sleep(for: .seconds(5))
+                if !Task.isCancelled { channel.close(promise: nil) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        await server.webSocketClosed(connection)
+    }
+}
