@@ -76,6 +76,7 @@ let package = Package(
                 dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "SocketIO", "Chat3Client", "ChatAMQP",
                                "ChatControl",
                                .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdCore", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "Metrics", package: "swift-metrics"),
