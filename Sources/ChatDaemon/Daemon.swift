@@ -1,3 +1,4 @@
+import Chat3Client
 import ChatAuth
 import ChatConfig
 import ChatCore
@@ -43,6 +44,8 @@ public struct DaemonServices: Sendable {
     public let pipeline: UpdatePipeline
     /// The Socket.IO endpoint: emit to a user's sockets, counts, kick, drain.
     public let realTime: RealTimeHub
+    /// The Chat3 tenant API.
+    public let chat3: Chat3Client
     public let logger: Logger
 }
 
@@ -73,22 +76,27 @@ public enum Daemon {
             }
         }
         let tokens = await TokenService(secret: secret, lifetimeSeconds: config.jwtLifetimeSeconds, store: store)
+        let metrics = ChatMetrics()
+        let chat3 = Chat3Client.make(config: config, metrics: metrics, logger: logger)
         let logins = LoginService(store: store, policy: LoginPolicy(config: config),
                                   codes: OneTimeCode(serverSecret: secret, length: config.codeLength),
-                                  sender: CodeSenders.make(config.smsSender, logger: logger), tokens: tokens, logger: logger)
-        let metrics = ChatMetrics()
+                                  sender: CodeSenders.make(config.smsSender, logger: logger), tokens: tokens, logger: logger,
+                                  onUserCreated: { user in
+                                      // Off the login path: a slow Chat3 must not delay the code.
+                                      Task { await chat3.register(user, logger: logger) }
+                                  })
         let pipeline: UpdatePipeline
         do { pipeline = try UpdatePipeline(config: config, metrics: metrics, logger: logger) } catch {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
         let realTime = RealTimeHub(
-            tokens: tokens, setup: realTimeSetup,
+            tokens: tokens, setup: realTimeSetup.withMembership(Chat3DialogMembership(chat3: chat3)),
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
                              disconnected: { pipeline.userDisconnected($0.rawValue) }),
             logger: logger)
         pipeline.attach(realTime)
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
-                              pipeline: pipeline, realTime: realTime, logger: logger)
+                              pipeline: pipeline, realTime: realTime, chat3: chat3, logger: logger)
     }
 
     public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
@@ -101,6 +109,7 @@ public enum Daemon {
         let readiness = Readiness(checks: [
             "store": { await storeAnswers(services.store) },
             "rabbitmq": { services.pipeline.isConnected },
+            "chat3": { await services.chat3.ping() },
         ])
         HealthRoutes(readiness: readiness).register(on: router)
         MetricsRoute(metrics: services.metrics, refresh: {
@@ -109,6 +118,7 @@ public enum Daemon {
             services.metrics.usersOnline.set(to: Double(await services.realTime.userCount()))
         }).register(on: router)
         AuthRoutes(services: services).register(on: router)
+        ChatAPI.register(services, on: router)
         RealTimeRoutes(hub: services.realTime).register(on: router)
         return router
     }

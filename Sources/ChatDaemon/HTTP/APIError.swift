@@ -1,3 +1,4 @@
+import Chat3Client
 import ChatCore
 import ChatStore
 import Foundation
@@ -76,6 +77,7 @@ public enum APIError: Error, Equatable, Sendable {
         switch error {
         case let error as APIError: self = error
         case let error as ValidationError: self = .badRequest(error.message)
+        case let error as Chat3Error: self = APIError(chat3: error)
         case let error as StoreError:
             switch error {
             case .conflict: self = .conflict(error.message)

@@ -1,0 +1,208 @@
+import Chat3Client
+import ChatCore
+import ChatStore
+import Hummingbird
+
+/// `/api/dialogs…`: the caller's dialogs through Chat3's user-scoped endpoints.
+///
+/// Authorization: a caller who is not a member of a dialog gets 404 for every route, reads and writes alike,
+/// so a dialog's existence is never revealed to outsiders. Members get 403 only where a route needs more
+/// than membership: deleting a dialog (its creator) and removing someone else (the creator). Chat3 keeps no
+/// creator any more, so chatd records it in the dialog's meta (`createdBy`) at creation.
+struct DialogRoutes {
+    static let maxMembers = 100
+    static let nameLength = 1...100
+
+    let chat3: Chat3Client
+    let store: any UserStore
+
+    init(services: DaemonServices) {
+        chat3 = services.chat3
+        store = services.store
+    }
+
+    var routes: [APIRoute] {
+        [
+            APIRoute(method: .get, path: "/api/dialogs", summary: "The caller's dialogs, most recently active first",
+                     tag: "dialogs", query: ["page", "limit"], errors: [400, 503], handler: { try await self.list($0, $1) }),
+            APIRoute(method: .post, path: "/api/dialogs", summary: "Create a dialog with the caller and members",
+                     tag: "dialogs",
+                     body: Schema.object(["name": Schema.string, "memberIds": Schema.array(Schema.pattern("^usr_[a-z0-9]{8}$"))],
+                                         required: ["name"]),
+                     success: 201, errors: [400, 503], handler: { try await self.create($0, $1) }),
+            APIRoute(method: .get, path: "/api/dialogs/:dialogId", summary: "One dialog (members only)",
+                     tag: "dialogs", errors: [400, 404, 503], handler: { try await self.get($0, $1) }),
+            APIRoute(method: .delete, path: "/api/dialogs/:dialogId", summary: "Delete a dialog (its creator only)",
+                     tag: "dialogs", errors: [400, 403, 404, 503], handler: { try await self.delete($0, $1) }),
+            APIRoute(method: .get, path: "/api/dialogs/:dialogId/members", summary: "Members of a dialog (members only)",
+                     tag: "dialogs", query: ["page", "limit"], errors: [400, 404, 503], handler: { try await self.members($0, $1) }),
+            APIRoute(method: .post, path: "/api/dialogs/:dialogId/members", summary: "Add a member (members only)",
+                     tag: "dialogs", body: Schema.object(["userId": Schema.pattern("^usr_[a-z0-9]{8}$")], required: ["userId"]),
+                     errors: [400, 404, 503], handler: { try await self.addMember($0, $1) }),
+            APIRoute(method: .delete, path: "/api/dialogs/:dialogId/members/:userId",
+                     summary: "Remove a member (the creator, or the member itself)",
+                     tag: "dialogs", errors: [400, 403, 404, 503], handler: { try await self.removeMember($0, $1) }),
+            APIRoute(method: .post, path: "/api/dialogs/:dialogId/typing", summary: "Signal that the caller is typing",
+                     tag: "dialogs", success: 202, errors: [400, 404, 503], handler: { try await self.typing($0, $1) }),
+        ]
+    }
+
+    // MARK: Handlers
+
+    /// One Chat3 call, nothing else: this is the hot proxied path.
+    func list(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let (page, limit) = try RouteInput.paging(request, defaultLimit: 20)
+        let result = try await chat3Call { try await chat3.userDialogs(of: me, page: page, limit: limit) }
+        return JSONResponse.ok(["data": .array(result.items.map(Self.json)), "pagination": result.pagination.json])
+    }
+
+    func create(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        var request = request
+        let body = try await request.jsonObject(context: context)
+        let name = try Self.dialogName(RouteInput.string(body, "name", required: true)!)
+        var memberIds: [UserID] = []
+        switch body["memberIds"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            guard items.count <= Self.maxMembers else {
+                throw APIError.badRequest("memberIds has more than \(Self.maxMembers) entries")
+            }
+            for item in items {
+                let id = try RouteInput.userID(item.stringValue)
+                if id != me, !memberIds.contains(id) { memberIds.append(id) }
+            }
+        default: throw APIError.badRequest("memberIds must be an array of user ids")
+        }
+        for id in memberIds where try await store.user(id: id) == nil {
+            throw APIError.badRequest("Unknown user \(id.rawValue)")
+        }
+        let dialog = try await chat3Call {
+            try await chat3.createDialog(members: [me] + memberIds,
+                                         meta: ["name": .string(name), "createdBy": .string(me.rawValue)])
+        }
+        context.logger.info("dialog created", metadata: ["user.id": "\(me)", "dialog.id": "\(dialog.dialogId)"])
+        return JSONResponse.ok(["data": Self.json(dialog)], status: .created)
+    }
+
+    func get(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        let dialog = try await visibleDialog(id, to: me)
+        return JSONResponse.ok(["data": Self.json(dialog)])
+    }
+
+    func delete(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        let dialog = try await visibleDialog(id, to: me)
+        guard Self.creator(dialog.meta) == me else { throw APIError.forbidden("Only the dialog's creator can delete it") }
+        try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.deleteDialog(id) }
+        context.logger.info("dialog deleted", metadata: ["user.id": "\(me)", "dialog.id": "\(id)"])
+        return JSONResponse.ok(["message": "Dialog deleted"])
+    }
+
+    func members(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        let (page, limit) = try RouteInput.paging(request, defaultLimit: 50)
+        try await requireMember(me, id)
+        let result = try await chat3Call(notFound: .notFound("Dialog not found")) {
+            try await chat3.members(of: id, page: page, limit: limit)
+        }
+        return JSONResponse.ok(["data": .array(result.items.map { JSONValue.object($0.raw) }), "pagination": result.pagination.json])
+    }
+
+    func addMember(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        var request = request
+        let body = try await request.jsonObject(context: context)
+        let userId = try RouteInput.userID(RouteInput.string(body, "userId", required: true))
+        try await requireMember(me, id)
+        guard try await store.user(id: userId) != nil else { throw APIError.notFound("User not found") }
+        let added = try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.addMember(userId, to: id) }
+        return JSONResponse.ok(["message": .string(added ? "Member added" : "Already a member"),
+                                "data": ["userId": .string(userId.rawValue), "dialogId": .string(id.rawValue)]])
+    }
+
+    func removeMember(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        let userId = try RouteInput.userID(context.parameters.get("userId"))
+        if userId == me {
+            try await requireMember(me, id)
+        } else {
+            let dialog = try await visibleDialog(id, to: me)
+            guard Self.creator(dialog.meta) == me else {
+                throw APIError.forbidden("Only the dialog's creator can remove other members")
+            }
+        }
+        try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.removeMember(userId, from: id) }
+        return JSONResponse.ok(["message": "Member removed"])
+    }
+
+    /// Chat3 would refuse a non-member too, but no write is sent for one: membership is checked first (cached).
+    func typing(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        try await requireMember(me, id)
+        let expires = try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.typing(me, in: id) }
+        return JSONResponse.ok(["expiresInMs": .number(Double(expires))], status: .accepted)
+    }
+
+    // MARK: Helpers
+
+    /// The dialog as the caller sees it; 404 when the caller is not a member (or it does not exist).
+    func visibleDialog(_ id: DialogID, to user: UserID) async throws -> Chat3UserDialog {
+        guard let dialog = try await chat3Call({ try await chat3.userDialog(of: user, dialog: id) }) else {
+            throw APIError.notFound("Dialog not found")
+        }
+        return dialog
+    }
+
+    func requireMember(_ user: UserID, _ id: DialogID) async throws {
+        guard try await chat3Call({ try await chat3.isMember(user, of: id) }) else {
+            throw APIError.notFound("Dialog not found")
+        }
+    }
+
+    static func creator(_ meta: [String: JSONValue]) -> UserID? {
+        meta["createdBy"]?.stringValue.flatMap(UserID.init(rawValue:))
+    }
+
+    static func dialogName(_ raw: String) throws -> String {
+        let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard nameLength.contains(name.count),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw APIError.badRequest("name must be 1 to 100 characters") }
+        return name
+    }
+
+    /// Chat3's object plus the fields our clients read at the top level.
+    static func json(_ dialog: Chat3UserDialog) -> JSONValue {
+        var object = dialog.raw
+        object["name"] = dialog.meta["name"] ?? .string(dialog.dialogId.rawValue)
+        object["createdBy"] = dialog.meta["createdBy"]
+        object["unreadCount"] = .number(Double(dialog.unreadCount))
+        return .object(object)
+    }
+
+    static func json(_ dialog: Chat3Dialog) -> JSONValue {
+        var object = dialog.raw
+        object["name"] = dialog.meta["name"] ?? .string(dialog.dialogId.rawValue)
+        object["createdBy"] = dialog.meta["createdBy"]
+        return .object(object)
+    }
+}
+
+/// Runs a Chat3 call, turning its failures into API errors; `notFound` overrides the generic 404.
+func chat3Call<T: Sendable>(notFound: APIError? = nil, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as Chat3Error {
+        if error == .notFound, let notFound { throw notFound }
+        throw APIError(chat3: error)
+    }
+}
