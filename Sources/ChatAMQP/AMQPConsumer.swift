@@ -1,0 +1,487 @@
+import Logging
+import Synchronization
+
+/// Consumes chatd's per-user queues over one connection and one channel.
+///
+/// Threading: the connection belongs to a dedicated thread started by `start()`. Every public method
+/// may be called from any thread or task; it enqueues a command for that thread. The delivery handler
+/// and the event observer are called **on the AMQP thread**, in order: they must be cheap and must not
+/// block (hand the delivery to an `AsyncStream`, an actor or a lock-protected buffer). Calling `ack`
+/// or `reject` from inside the handler is fine.
+///
+/// Acknowledgement is manual: every delivery must be `ack`ed or `reject`ed. Deliveries that arrive for
+/// a subscription already cancelled are requeued automatically; those the handler already received
+/// stay unacknowledged until the caller acks or rejects them (reject with `requeue: true` to hand them
+/// back).
+///
+/// Broker loss (heartbeat timeout, closed socket, connection.close) emits `.disconnected`, then the
+/// thread reconnects with capped, jittered exponential backoff, re-declares and re-binds every active
+/// subscription, consumes again with the same consumer tags, and emits `.connected`.
+public final class AMQPConsumer: Sendable {
+    public struct Options: Sendable {
+        public var connectionName: String
+        /// basic.qos prefetch count, per subscription: unacknowledged deliveries one queue may have.
+        public var prefetch: UInt16
+        public var heartbeat: Duration
+        public var reconnectDelay: Duration
+        public var maxReconnectDelay: Duration
+        public var connectTimeout: Duration
+        public var rpcTimeout: Duration
+        /// Deliveries handled per loop turn before queued commands (acks, subscribes) get a turn.
+        public var deliveriesPerTurn: Int
+
+        public init(connectionName: String = "chatd consumer", prefetch: UInt16 = 64,
+                    heartbeat: Duration = .seconds(30), reconnectDelay: Duration = .milliseconds(200),
+                    maxReconnectDelay: Duration = .seconds(5), connectTimeout: Duration = .seconds(2),
+                    rpcTimeout: Duration = .seconds(10), deliveriesPerTurn: Int = 256) {
+            self.connectionName = connectionName
+            self.prefetch = prefetch
+            self.heartbeat = heartbeat
+            self.reconnectDelay = reconnectDelay
+            self.maxReconnectDelay = maxReconnectDelay
+            self.connectTimeout = connectTimeout
+            self.rpcTimeout = rpcTimeout
+            self.deliveriesPerTurn = deliveriesPerTurn
+        }
+    }
+
+    public typealias DeliveryHandler = @Sendable (AMQPDelivery) -> Void
+    public typealias EventHandler = @Sendable (AMQPConsumerEvent) -> Void
+
+    enum Command: Sendable {
+        case subscribe(Subscription, CheckedContinuation<ConsumerTag, any Error>)
+        case cancel(ConsumerTag, deleteQueue: Bool, CheckedContinuation<Void, any Error>)
+        case ack(DeliveryTag)
+        case reject(DeliveryTag, requeue: Bool)
+        case declareExchange(name: String, type: String, durable: Bool, CheckedContinuation<Void, any Error>)
+        case stop(CheckedContinuation<Void, Never>?)
+    }
+
+    struct Subscription: Sendable {
+        var tag: ConsumerTag
+        var queue: String
+        var arguments: QueueArguments
+        var bindings: [AMQPBinding]
+    }
+
+    private struct Shared {
+        var started = false
+        var state = AMQPConnectionState.idle
+        var nextTag: UInt64 = 1
+    }
+
+    private let worker = AMQPWorker<Command>()
+    private let shared = LockedBox(Shared())
+    private let tagPrefix: String
+    private let settings: AMQPConnection.Settings
+    private let options: Options
+    private let logger: Logger
+    private let onDelivery: DeliveryHandler
+    private let onEvent: EventHandler
+
+    public init(url: AMQPURL, options: Options = Options(), logger: Logger,
+                onEvent: @escaping EventHandler = { _ in }, onDelivery: @escaping DeliveryHandler) {
+        self.settings = AMQPConnection.Settings(url: url, connectionName: options.connectionName,
+                                                heartbeatSeconds: Int(options.heartbeat.components.seconds),
+                                                connectTimeout: options.connectTimeout, rpcTimeout: options.rpcTimeout)
+        self.options = options
+        var logger = logger
+        logger[metadataKey: "amqp.url"] = "\(url)"
+        self.logger = logger
+        self.onDelivery = onDelivery
+        self.onEvent = onEvent
+        let random = UInt64.random(in: 0..<UInt64.max)
+        self.tagPrefix = "chatd-" + String(random, radix: 36)
+    }
+
+    /// Parses `url` (see `AMQPURL`) and creates the consumer.
+    public convenience init(url: String, options: Options = Options(), logger: Logger,
+                            onEvent: @escaping EventHandler = { _ in },
+                            onDelivery: @escaping DeliveryHandler) throws(AMQPURLError) {
+        self.init(url: try AMQPURL(url), options: options, logger: logger, onEvent: onEvent, onDelivery: onDelivery)
+    }
+
+    deinit {
+        worker.send(.stop(nil))
+    }
+
+    /// The current connection state (also reported through `onEvent`).
+    public var state: AMQPConnectionState { shared.withLock { $0.state } }
+
+    /// Starts the thread, which connects at once and keeps reconnecting. Calling it again does nothing.
+    public func start() {
+        let first = shared.withLock { shared in
+            defer { shared.started = true }
+            return !shared.started
+        }
+        guard first else { return }
+        let loop = ConsumerLoopContext(worker: worker, settings: settings, options: options, logger: logger,
+                                       onDelivery: onDelivery, onEvent: onEvent,
+                                       setState: { [shared] state in shared.withLock { $0.state = state } })
+        worker.startThread(name: "amqp-consumer") { ConsumerLoop(loop).run() }
+    }
+
+    /// Cancels nothing on the broker side (queues stay until `x-expires`): closes the connection, so
+    /// unacknowledged deliveries go back to their queues, and ends the thread.
+    public func stop() async {
+        let wasStarted = shared.withLock { shared in
+            defer { shared.started = true } // a stopped consumer cannot be started again
+            return shared.started
+        }
+        guard wasStarted else {
+            for command in worker.closeQueue() { ConsumerLoop.fail(command, with: .closed) }
+            shared.withLock { $0.state = .stopped }
+            return
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if !worker.send(.stop(continuation)) { continuation.resume() }
+        }
+    }
+
+    /// Declares `queue` (with `x-expires` etc.), binds it, and consumes from it with manual ack.
+    ///
+    /// If the queue already exists with other arguments (say, from an older deployment), it is used
+    /// as it is and a warning is logged. Throws `.notConnected` while the consumer is reconnecting.
+    public func subscribe(queue: String, arguments: QueueArguments = QueueArguments(),
+                          bindings: [AMQPBinding]) async throws -> ConsumerTag {
+        let tag = shared.withLock { shared in
+            defer { shared.nextTag += 1 }
+            return ConsumerTag(rawValue: "\(tagPrefix)-\(shared.nextTag)")
+        }
+        let subscription = Subscription(tag: tag, queue: queue, arguments: arguments, bindings: bindings)
+        return try await withCheckedThrowingContinuation { continuation in
+            if !worker.send(.subscribe(subscription, continuation)) { continuation.resume(throwing: AMQPError.closed) }
+        }
+    }
+
+    /// `subscribe` with bindings written as `(exchange, routingKey)` pairs. Disfavoured so that an
+    /// empty literal `bindings: []` picks the `AMQPBinding` form instead of being ambiguous.
+    @_disfavoredOverload
+    public func subscribe(queue: String, arguments: QueueArguments = QueueArguments(),
+                          bindings: [(exchange: String, routingKey: String)]) async throws -> ConsumerTag {
+        try await subscribe(queue: queue, arguments: arguments,
+                            bindings: bindings.map { AMQPBinding(exchange: $0.exchange, routingKey: $0.routingKey) })
+    }
+
+    /// Stops consuming (basic.cancel). The queue stays, collecting messages, until its `x-expires`
+    /// runs out — unless `deleteQueue`, which deletes it now. Unknown tags are ignored.
+    public func cancel(_ tag: ConsumerTag, deleteQueue: Bool = false) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            if !worker.send(.cancel(tag, deleteQueue: deleteQueue, continuation)) {
+                continuation.resume(throwing: AMQPError.closed)
+            }
+        }
+    }
+
+    /// Acknowledges a delivery. Fire-and-forget: a tag from an earlier connection is ignored (the
+    /// broker already requeued that message).
+    public func ack(_ tag: DeliveryTag) {
+        worker.send(.ack(tag))
+    }
+
+    /// Rejects a delivery; without `requeue` the broker drops it (or dead-letters it if so configured).
+    public func reject(_ tag: DeliveryTag, requeue: Bool = false) {
+        worker.send(.reject(tag, requeue: requeue))
+    }
+
+    /// Declares an exchange (idempotent when it exists with the same type and durability).
+    public func declareExchange(_ name: String, type: String = "topic", durable: Bool = true) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            if !worker.send(.declareExchange(name: name, type: type, durable: durable, continuation)) {
+                continuation.resume(throwing: AMQPError.closed)
+            }
+        }
+    }
+}
+
+/// Everything the consumer thread needs, handed over once at start.
+struct ConsumerLoopContext: Sendable {
+    var worker: AMQPWorker<AMQPConsumer.Command>
+    var settings: AMQPConnection.Settings
+    var options: AMQPConsumer.Options
+    var logger: Logger
+    var onDelivery: AMQPConsumer.DeliveryHandler
+    var onEvent: AMQPConsumer.EventHandler
+    var setState: @Sendable (AMQPConnectionState) -> Void
+}
+
+/// The consumer's thread: owns the connection and the registry of active subscriptions.
+private final class ConsumerLoop {
+    private static let consumeChannel: UInt16 = 1
+    /// Declarations run on their own channel, so a refused declare (which closes its channel) does
+    /// not take the consumers down with it.
+    private static let adminChannel: UInt16 = 2
+
+    private let context: ConsumerLoopContext
+    private var logger: Logger { context.logger }
+    private var connection: AMQPConnection?
+    private var generation: UInt64 = 0
+    private var subscriptions: [ConsumerTag: AMQPConsumer.Subscription] = [:]
+    private var subscriptionOrder: [ConsumerTag] = []
+    private var backoff: Backoff
+    private var nextAttempt = ContinuousClock.now
+    private var lastReportedState = AMQPConnectionState.idle
+
+    init(_ context: ConsumerLoopContext) {
+        self.context = context
+        self.backoff = Backoff(initial: context.options.reconnectDelay, maximum: context.options.maxReconnectDelay)
+    }
+
+    func run() {
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        var stopping = false
+        while !stopping {
+            for command in context.worker.drain() {
+                if stopping { Self.fail(command, with: .closed); continue }
+                if case .stop(let continuation) = command {
+                    stopping = true
+                    if let continuation { stopWaiters.append(continuation) }
+                } else {
+                    execute(command)
+                }
+            }
+            if stopping { break }
+            if connection == nil, ContinuousClock.now >= nextAttempt { connect() }
+            var moreToRead = false
+            if connection != nil { moreToRead = readIncoming() }
+            if moreToRead { continue }
+            if let connection {
+                if connection.hasBufferedInput { continue }
+                context.worker.wait(socket: connection.socketDescriptor, timeout: .seconds(1))
+            } else {
+                context.worker.wait(socket: nil, timeout: max(.zero, nextAttempt - ContinuousClock.now))
+            }
+        }
+        for command in context.worker.closeQueue() {
+            if case .stop(let continuation) = command { continuation?.resume() } else { Self.fail(command, with: .closed) }
+        }
+        connection?.close()
+        connection = nil
+        report(.stopped)
+        logger.debug("amqp consumer stopped")
+        for waiter in stopWaiters { waiter.resume() }
+    }
+
+    // MARK: Commands
+
+    private func execute(_ command: AMQPConsumer.Command) {
+        switch command {
+        case .subscribe(let subscription, let continuation):
+            guard let connection else {
+                continuation.resume(throwing: AMQPError.notConnected)
+                return
+            }
+            do {
+                try establish(subscription, on: connection)
+                subscriptions[subscription.tag] = subscription
+                subscriptionOrder.append(subscription.tag)
+                continuation.resume(returning: subscription.tag)
+            } catch {
+                continuation.resume(throwing: error.publicError)
+                handle(error)
+            }
+        case .cancel(let tag, let deleteQueue, let continuation):
+            let subscription = subscriptions.removeValue(forKey: tag)
+            subscriptionOrder.removeAll { $0 == tag }
+            guard let subscription, let connection else {
+                continuation.resume()
+                return
+            }
+            do {
+                try connection.cancel(Self.consumeChannel, consumerTag: tag.rawValue)
+                if deleteQueue { try connection.deleteQueue(Self.adminChannel, name: subscription.queue) }
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error.publicError)
+                handle(error)
+            }
+        case .ack(let tag):
+            guard let connection, tag.connection == generation else { return }
+            do { try connection.ack(Self.consumeChannel, deliveryTag: tag.value) } catch { handle(error) }
+        case .reject(let tag, let requeue):
+            guard let connection, tag.connection == generation else { return }
+            do {
+                try connection.reject(Self.consumeChannel, deliveryTag: tag.value, requeue: requeue)
+            } catch {
+                handle(error)
+            }
+        case .declareExchange(let name, let type, let durable, let continuation):
+            guard let connection else {
+                continuation.resume(throwing: AMQPError.notConnected)
+                return
+            }
+            do {
+                try connection.declareExchange(Self.adminChannel, name: name, type: type, durable: durable)
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error.publicError)
+                handle(error)
+            }
+        case .stop:
+            break
+        }
+    }
+
+    /// Declares, binds and consumes one subscription's queue.
+    private func establish(_ subscription: AMQPConsumer.Subscription, on connection: AMQPConnection) throws(AMQPFailure) {
+        let arguments = AMQPTable()
+        if let expires = subscription.arguments.expiresMs { arguments.set("x-expires", int64: Int64(expires)) }
+        if let ttl = subscription.arguments.messageTTLMs { arguments.set("x-message-ttl", int64: Int64(ttl)) }
+        do {
+            try connection.declareQueue(Self.adminChannel, name: subscription.queue,
+                                        durable: subscription.arguments.durable,
+                                        autoDelete: subscription.arguments.autoDelete, arguments: arguments)
+        } catch .channelClosed(_, 406, let text) {
+            // PRECONDITION_FAILED: the queue exists with other arguments. Use it as it is.
+            try connection.openChannel(Self.adminChannel)
+            try connection.declareQueuePassive(Self.adminChannel, name: subscription.queue)
+            logger.warning("amqp queue exists with other arguments, using it as is",
+                           metadata: ["amqp.queue": "\(subscription.queue)", "error": "\(text)"])
+        }
+        for binding in subscription.bindings {
+            try connection.bindQueue(Self.adminChannel, queue: subscription.queue, exchange: binding.exchange,
+                                     routingKey: binding.routingKey)
+        }
+        try connection.consume(Self.consumeChannel, queue: subscription.queue, consumerTag: subscription.tag.rawValue)
+    }
+
+    // MARK: Connection
+
+    private func connect() {
+        let connection: AMQPConnection
+        do {
+            connection = try AMQPConnection(context.settings)
+            try connection.openChannel(Self.consumeChannel)
+            try connection.basicQos(Self.consumeChannel, prefetchCount: context.options.prefetch)
+            try connection.openChannel(Self.adminChannel)
+        } catch {
+            scheduleReconnect(reason: error.summary)
+            return
+        }
+        self.connection = connection
+        generation += 1
+        for tag in subscriptionOrder {
+            guard let subscription = subscriptions[tag], let current = self.connection else { continue }
+            do {
+                try establish(subscription, on: current)
+            } catch {
+                handle(error)
+                if self.connection == nil { return } // the connection failed: reconnect later, keep all
+                subscriptions[tag] = nil
+                subscriptionOrder.removeAll { $0 == tag }
+                logger.error("amqp resubscribe failed", metadata: ["amqp.queue": "\(subscription.queue)",
+                                                                    "error": "\(error.summary)"])
+                context.onEvent(.subscriptionLost(tag, reason: error.summary))
+            }
+        }
+        backoff.reset()
+        logger.info("amqp consumer connected", metadata: ["amqp.subscriptions": "\(subscriptions.count)"])
+        report(.connected)
+    }
+
+    private func scheduleReconnect(reason: String) {
+        let delay = backoff.next()
+        nextAttempt = ContinuousClock.now + delay
+        logger.warning("amqp consumer disconnected", metadata: ["error": "\(reason)", "amqp.retry_in": "\(delay)"])
+        report(.disconnected(reason: reason))
+    }
+
+    /// A failed channel 2 is reopened; anything else ends the connection (consumers live on channel 1).
+    private func handle(_ failure: AMQPFailure) {
+        if case .channelClosed(let channel, _, _) = failure, channel == Self.adminChannel, let connection {
+            do {
+                try connection.openChannel(Self.adminChannel)
+                return
+            } catch {
+                dropConnection(reason: error.summary)
+                return
+            }
+        }
+        dropConnection(reason: failure.summary)
+    }
+
+    private func dropConnection(reason: String) {
+        guard let connection else { return }
+        if connection.isOpen { connection.abandon() }
+        self.connection = nil
+        scheduleReconnect(reason: reason)
+    }
+
+    private func report(_ state: AMQPConnectionState) {
+        guard state != lastReportedState else { return }
+        lastReportedState = state
+        context.setState(state)
+        context.onEvent(.stateChanged(state))
+    }
+
+    // MARK: Incoming frames
+
+    /// Handles what has arrived, up to `deliveriesPerTurn` deliveries; true when it stopped early.
+    private func readIncoming() -> Bool {
+        guard let connection else { return false }
+        var handled = 0
+        defer { connection.releaseBuffers() }
+        do {
+            while handled < context.options.deliveriesPerTurn, let event = try connection.nextEvent() {
+                switch event {
+                case .delivery(let delivery):
+                    handled += 1
+                    deliver(delivery, on: connection)
+                case .consumerCancelled(let rawTag):
+                    let tag = ConsumerTag(rawValue: rawTag)
+                    if let subscription = subscriptions.removeValue(forKey: tag) {
+                        subscriptionOrder.removeAll { $0 == tag }
+                        logger.warning("amqp consumer cancelled by broker", metadata: ["amqp.queue": "\(subscription.queue)"])
+                        context.onEvent(.subscriptionLost(tag, reason: "cancelled by the broker"))
+                    }
+                case .channelClosed(let channel, let code, let text):
+                    handle(.channelClosed(channel: channel, code: code, text: text))
+                    return false
+                case .connectionClosed(let code, let text):
+                    handle(.connectionClosed(code: code, text: text))
+                    return false
+                case .blocked, .confirm, .ignored:
+                    break
+                }
+            }
+        } catch {
+            handle(error)
+            return false
+        }
+        return handled >= context.options.deliveriesPerTurn
+    }
+
+    private func deliver(_ delivery: AMQPIncoming.Delivery, on connection: AMQPConnection) {
+        let tag = ConsumerTag(rawValue: delivery.consumerTag)
+        guard subscriptions[tag] != nil else {
+            // In flight when its subscription was cancelled: hand it back to the queue.
+            do {
+                try connection.reject(Self.consumeChannel, deliveryTag: delivery.deliveryTag, requeue: true)
+            } catch {
+                handle(error)
+            }
+            return
+        }
+        context.onDelivery(AMQPDelivery(consumerTag: tag,
+                                        deliveryTag: DeliveryTag(connection: generation, value: delivery.deliveryTag),
+                                        exchange: delivery.exchange, routingKey: delivery.routingKey,
+                                        body: delivery.body, redelivered: delivery.redelivered))
+    }
+
+    static func fail(_ command: AMQPConsumer.Command, with error: AMQPError) {
+        switch command {
+        case .subscribe(_, let continuation): continuation.resume(throwing: error)
+        case .cancel(_, _, let continuation): continuation.resume(throwing: error)
+        case .declareExchange(_, _, _, let continuation): continuation.resume(throwing: error)
+        case .stop(let continuation): continuation?.resume()
+        case .ack, .reject: break
+        }
+    }
+}
+
+/// A mutex-protected value that closures can capture (a `Mutex` itself cannot be).
+final class LockedBox<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
