@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libmongoc-dev librabbitmq-dev libcurl4-openssl-dev libsqlite3-dev rabbitmq-server pkg-config
-          python3-venv curl)
+          python3-venv curl groff-base)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

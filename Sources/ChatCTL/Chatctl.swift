@@ -7,7 +7,8 @@ public struct Chatctl: AsyncParsableCommand {
         commandName: "chatctl",
         abstract: "Manage chatd: users, migrations, tokens, queues and the running daemon.",
         version: ChatctlVersion.current,
-        subcommands: [UserCommand.self, MigrateCommand.self, TokenCommand.self, ConfigCommand.self])
+        subcommands: [UserCommand.self, MigrateCommand.self, TokenCommand.self, QueueCommand.self, DaemonCommand.self,
+                      ConfigCommand.self, DocsCommand.self])
 
     public init() {}
 }

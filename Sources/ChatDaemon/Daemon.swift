@@ -15,12 +15,14 @@ public enum StartupError: Error {
     case config(ConfigError)
     case storeUnavailable(String)
     case stateDirectory(String)
+    case controlSocket(String)
 
     public var message: String {
         switch self {
         case .config(let error): error.message
         case .storeUnavailable(let why): "store unavailable: \(why)"
         case .stateDirectory(let why): "state directory: \(why)"
+        case .controlSocket(let why): why
         }
     }
 
@@ -29,6 +31,7 @@ public enum StartupError: Error {
         case .config: 78
         case .storeUnavailable: 69
         case .stateDirectory: 73
+        case .controlSocket: 73
         }
     }
 }
@@ -129,6 +132,7 @@ public enum Daemon {
 
     /// Runs until SIGTERM or SIGINT, then drains and returns.
     public static func run(_ services: DaemonServices, notifier: SystemdNotifier = SystemdNotifier(environment: [:]),
+                           control: DaemonControlOptions? = nil,
                            onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let config = services.config
         let logger = services.logger
@@ -148,11 +152,20 @@ public enum Daemon {
                 onReady(port)
             },
             logger: logger)
+        // Set up before serving, so a second chatd on the same control socket stops here.
+        let controller = LiveDaemonControl(services: services, options: control ?? .fixed(config), startedAt: started)
+        let controlServer: ControlServer
+        do {
+            controlServer = try ControlServer(path: config.controlSocket, operatorGroup: config.operatorGroup,
+                                              controller: controller, logger: logger)
+        } catch { throw StartupError.controlSocket(error.description) }
         let serviceGroup = ServiceGroup(configuration: .init(
-            // Shut down in reverse: sockets close first (clients reconnect elsewhere), then HTTP, then AMQP.
-            services: [.init(service: services.pipeline), .init(service: app), .init(service: services.realTime)],
+            // Shut down in reverse: sockets close first (clients reconnect elsewhere), then HTTP, then AMQP;
+            // the control socket last, so status answers while draining.
+            services: [.init(service: controlServer), .init(service: services.pipeline), .init(service: app), .init(service: services.realTime)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        controller.onShutdown { await serviceGroup.triggerGracefulShutdown() }
         let watchdog = Task { await notifier.runWatchdog() }
         try await serviceGroup.run()
         watchdog.cancel()

@@ -48,11 +48,16 @@ struct Chatd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
             throw ExitCode(78)
         }
-        LogSetup.bootstrap(level: Logger.Level(rawValue: loaded.logLevel.rawValue) ?? .info, environment: environment)
+        let logLevel = LogSetup.bootstrap(level: Logger.Level(rawValue: loaded.logLevel.rawValue) ?? .info, environment: environment)
         let logger = Logger(label: "chatd")
         do {
             let services = try await Daemon.prepare(config: loaded, logger: logger)
-            try await Daemon.run(services, notifier: SystemdNotifier(environment: environment))
+            // Reload (control socket, SIGHUP) reads the same flags, environment and file again.
+            let flags = flagValues
+            let control = DaemonControlOptions(logLevel: logLevel, reloadConfig: {
+                try ConfigLoader(flags: flags, environment: environment).load()
+            })
+            try await Daemon.run(services, notifier: SystemdNotifier(environment: environment), control: control)
         } catch let error as StartupError {
             logger.critical("cannot start", metadata: ["error": "\(error.message)"])
             FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))

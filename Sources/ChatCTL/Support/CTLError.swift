@@ -1,4 +1,6 @@
+import ChatAMQP
 import ChatConfig
+import ChatControl
 import ChatCore
 import ChatStore
 
@@ -44,6 +46,23 @@ public enum CTLError: Error, Equatable {
             case .conflict, .notFound: self = .failure(error.message)
             case .unavailable: self = .unavailable(error.message)
             case .invalid(let why): self = .config("store.url: \(why)")
+            }
+        case let error as ControlClientError:
+            switch error {
+            case .notRunning, .transport: self = .unavailable(error.description)
+            case .permissionDenied, .originRefused: self = .permissionDenied(error.description)
+            case .badRequest: self = .badInput(error.description)
+            case .invalidConfig: self = .config(error.description)
+            case .timedOut: self = .temporary(error.description)
+            case .notFound, .server, .protocolError: self = .failure(error.description)
+            }
+        case let error as RabbitManagementError:
+            switch error {
+            case .invalidURL: self = .config("rabbitmq.management_url: \(error.description)")
+            case .unreachable: self = .unavailable(error.description)
+            case .notFound: self = .failure("queue not found")
+            case .unauthorized: self = .permissionDenied(error.description)
+            case .http, .invalidResponse: self = .failure(error.description)
             }
         default: self = .failure("\(error)")
         }

@@ -1,17 +1,26 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// One line per event on stderr: `<time> <level> <label>: <message> key=value …`.
 /// Under systemd (`JOURNAL_STREAM` set) the journal adds timestamps, so we leave them out.
+/// The level comes from a shared `LogLevelSwitch`, so the control socket and SIGHUP change it for
+/// every logger at once, without a restart; a logger that sets its own level keeps that one.
 public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
     private let label: String
     private let timestamps: Bool
+    private let level: LogLevelSwitch
+    private var override: Logger.Level?
 
-    public init(label: String, level: Logger.Level, timestamps: Bool) {
+    public var logLevel: Logger.Level {
+        get { override ?? level.current }
+        set { override = newValue }
+    }
+
+    public init(label: String, level: LogLevelSwitch, timestamps: Bool) {
         self.label = label
-        self.logLevel = level
+        self.level = level
         self.timestamps = timestamps
     }
 
@@ -39,10 +48,34 @@ public struct LineLogHandler: LogHandler {
     }
 }
 
+/// The process's log level, read on every log call; owned by the executable, changed by the control
+/// socket (`PUT /v1/log-level`) and by reload.
+public final class LogLevelSwitch: Sendable {
+    private let level: Mutex<Logger.Level>
+
+    public init(_ level: Logger.Level) { self.level = Mutex(level) }
+
+    public var current: Logger.Level { level.withLock { $0 } }
+
+    /// Sets the level and returns the previous one.
+    @discardableResult
+    public func set(_ newLevel: Logger.Level) -> Logger.Level {
+        level.withLock { level in
+            let previous = level
+            level = newLevel
+            return previous
+        }
+    }
+}
+
 /// Installs the handler for the whole process; called once, by an executable.
 public enum LogSetup {
-    public static func bootstrap(level: Logger.Level, environment: [String: String]) {
+    /// Returns the switch that changes every logger's level from now on.
+    @discardableResult
+    public static func bootstrap(level: Logger.Level, environment: [String: String]) -> LogLevelSwitch {
         let timestamps = environment["JOURNAL_STREAM"] == nil
-        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, timestamps: timestamps) }
+        let levelSwitch = LogLevelSwitch(level)
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: levelSwitch, timestamps: timestamps) }
+        return levelSwitch
     }
 }
