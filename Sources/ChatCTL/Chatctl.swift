@@ -30,9 +30,17 @@ public enum ChatctlMain {
             return code.rawValue
         }
         guard let runnable = command as? any CTLCommand else {
-            // A group without a subcommand: show its help.
-            context.log(Chatctl.helpMessage(for: type(of: command)))
-            return 64
+            // ArgumentParser's own commands (help, a group without a subcommand) print help themselves.
+            do {
+                var builtIn = command
+                try builtIn.run()
+                return 0
+            } catch {
+                let code = Chatctl.exitCode(for: error)
+                let message = Chatctl.fullMessage(for: error)
+                if code == .success { context.print(message) } else { context.log(message) }
+                return code.rawValue
+            }
         }
         do {
             try await runnable.run(context)
