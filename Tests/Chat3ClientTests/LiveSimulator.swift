@@ -54,7 +54,7 @@ final class LiveSimulator: Sendable {
         }
     }
 
-    func client(key: String? = LiveSimulator.key, requestTimeout: Double = 1, threshold: Int = 3,
+    func client(key: String? = LiveSimulator.key, requestTimeout: Double = 5, threshold: Int = 3,
                 cooldown: Duration = .milliseconds(300), baseURL: String? = nil) -> Chat3Client {
         Chat3Client(configuration: Chat3ClientConfiguration(
             baseURL: baseURL ?? self.baseURL, apiKey: key, tenant: "tnt_default", connectTimeout: 1,

@@ -49,7 +49,7 @@ public final class ScriptedSocketClient: @unchecked Sendable {
 
     /// Waits until a received line satisfies `predicate`; returns it.
     @discardableResult
-    public func waitFor(timeout: Double = 15, _ predicate: @escaping (JSONValue) -> Bool) async throws -> JSONValue {
+    public func waitFor(timeout: Double = 30, _ predicate: @escaping (JSONValue) -> Bool) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let found = received.first(where: predicate) { return found }
@@ -58,7 +58,7 @@ public final class ScriptedSocketClient: @unchecked Sendable {
         throw ScriptedClientError.timedOut(received: received.map { $0.serialized() })
     }
 
-    public func waitForEvent(_ name: String, timeout: Double = 15, where predicate: @escaping (JSONValue) -> Bool = { _ in true })
+    public func waitForEvent(_ name: String, timeout: Double = 30, where predicate: @escaping (JSONValue) -> Bool = { _ in true })
         async throws -> JSONValue
     {
         let line = try await waitFor(timeout: timeout) { $0["event"]?.stringValue == name && predicate($0["data"] ?? .null) }
