@@ -131,7 +131,8 @@ cat > "$OUT/machine.json" <<JSON
   "cpuModel": "$cpu_model",
   "kernel": "$(uname -r)",
   "swift": "$(swift --version 2>/dev/null | head -1 | sed 's/"/\\"/g')",
-  "rabbitmq": "$(rabbitmqctl -q version 2>/dev/null || echo unknown)"
+  "rabbitmq": "$(rabbitmqctl -q version 2>/dev/null || echo unknown)",
+  "loadAverageAtStart": "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 JSON
 
@@ -230,4 +231,4 @@ if wants storm; then
     "$bin/chatbench" connect-storm --chatd "$chatd" --tokens "$tokens" --clients "$STORM_USERS" \
         --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm.json"
 fi
-say "results in $OUT/"
+say "results in $OUT/ (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -43,8 +43,9 @@ enum TokenFile {
 /// message content is the send time, so the receiver can compute publish→client latency.
 struct UpdateFactory: Sendable {
     var tenantId: String
-    /// Makes event ids unique per run: chatd drops a repeated (eventId, userId, updateType, entityId).
-    var runId: String = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
+    /// Makes event ids unique per run (chatd drops a repeated eventId, userId, updateType, entityId) and
+    /// tells this run's updates from leftovers of an earlier run still queued for the same users.
+    var runId: UInt32 = UInt32.random(in: 1..<UInt32.max)
 
     func routingKey(userId: String) -> String { "update.dialog.user.\(userId).message" }
 
@@ -55,7 +56,7 @@ struct UpdateFactory: Sendable {
         {"tenantId":"\(tenantId)","userId":"\(userId)","entityId":"\(messageId)",\
         "eventId":"evt_\(runId)_\(sequence)","sourceEventType":"message.create","updateType":"update.message",\
         "data":{"message":{"messageId":"\(messageId)","dialogId":"\(dialogId)","senderId":"usr_chatbench",\
-        "type":"internal.text","content":"\(sentAt)","meta":{}},"context":{"dialogId":"\(dialogId)",\
+        "type":"internal.text","content":"\(sentAt)","meta":{"benchRun":\(runId)}},"context":{"dialogId":"\(dialogId)",\
         "eventType":"message.create"}}}
         """
         return Array(text.utf8)

@@ -21,7 +21,9 @@ struct FanoutBench: AsyncParsableCommand {
     @Option(help: "Unconfirmed publishes allowed at once.") var maxInFlight: Int = 2000
     @Option(help: "Handshakes in flight while connecting.") var connectConcurrency: Int = 500
     @Option(help: "Seconds allowed for all clients to connect.") var connectTimeout: Double = 120
-    @Option(help: "Seconds to wait for stragglers after the last publish.") var drain: Double = 10
+    @Flag(inversion: .prefixedNo, help: "Wait for chatd's /metrics to show a subscription per client before publishing.")
+    var waitForSubscriptions = true
+    @Option(help: "After publishing, give up once no update has arrived for this many seconds.") var drain: Double = 10
 
     struct Parameters: Encodable {
         var chatd: String
@@ -32,18 +34,28 @@ struct FanoutBench: AsyncParsableCommand {
         var count: Int
         var maxInFlight: Int
         var connectConcurrency: Int
+        var waitForSubscriptions: Bool
     }
 
     struct Output: Encodable {
         var benchmark = "fanout"
         var parameters: Parameters
         var connect: ConnectReport
+        /// Seconds from the first handshake until chatd reported a subscription per connected client.
+        var subscriptionsReadySeconds: Double?
         var publish: PublishStats
         var expected: Int
         var delivered: Int
+        /// Not delivered by the time deliveries stopped for `--drain` seconds.
         var lost: Int
+        /// Seconds from the last publish until the last delivery.
+        var drainSeconds: Double
         var duplicates: Int
         var otherEvents: Int
+        /// `message:new` from an earlier run, still queued for these users.
+        var staleEvents: Int
+        /// Clients whose connection ended during the run (chatd closed it, or a missed ping).
+        var closedDuringRun: Int
         /// Delivered updates per second, from the first publish to the last delivery.
         var deliveredPerSecond: Double
         var latency: LatencySummary
@@ -57,7 +69,8 @@ struct FanoutBench: AsyncParsableCommand {
 
     func run() async throws {
         let users = try TokenFile.load(tokens, limit: clients)
-        let fleet = try SocketFleet(chatd: chatd)
+        let factory = UpdateFactory(tenantId: tenant)
+        let fleet = try SocketFleet(chatd: chatd, runId: factory.runId)
         let total = count ?? Int(rate * duration)
         fleet.expect(updates: total)
         let logger = benchLogger("chatbench.amqp")
@@ -72,28 +85,59 @@ struct FanoutBench: AsyncParsableCommand {
         guard connected.connected > 0 else {
             throw BenchError.failed("no client connected: \(connected.failureReasons)")
         }
+        // chatd may accept CONNECT before the user's queue is bound; an update published in that gap is
+        // unroutable. Publishing starts once /metrics shows a subscription per connected client.
+        var subscriptionsReady: Double?
+        if waitForSubscriptions {
+            let start = monotonicNanoseconds()
+            while monotonicNanoseconds() - start < UInt64(connectTimeout * 1e9) {
+                if let seen = await MetricsProbe.gauge("chatd_amqp_subscriptions", chatd: chatd), seen >= connected.connected {
+                    subscriptionsReady = rounded(connectSeconds + Double(monotonicNanoseconds() - start) / 1e9, places: 3)
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Progress.say("fanout: subscriptions ready after \(subscriptionsReady.map { "\($0) s" } ?? "timeout")")
+        }
         // Updates go only to users whose client connected, so `lost` measures delivery alone.
         let targets = connected.connectedUsers
 
         Progress.say("fanout: publishing \(total) updates at \(rate == 0 ? "max" : "\(rate)/s")")
         let stats = await UpdateBurst.publish(count: total, rate: rate, maxInFlight: maxInFlight, userIds: targets,
-                                              factory: UpdateFactory(tenantId: tenant), exchange: exchange,
+                                              factory: factory, exchange: exchange,
                                               publisher: publisher)
         Progress.say("fanout: published \(stats.published), failed \(stats.failed); draining")
-        let drainDeadline = monotonicNanoseconds() + UInt64(drain * 1e9)
-        while fleet.snapshot().delivered < stats.published, monotonicNanoseconds() < drainDeadline {
+        // Late is not lost: wait while deliveries still arrive, and give up only after `drain` seconds
+        // without any.
+        var lastCount = -1
+        var lastProgress = monotonicNanoseconds()
+        while true {
+            let delivered = fleet.snapshot().delivered
+            if delivered >= stats.published { break }
+            let now = monotonicNanoseconds()
+            if delivered != lastCount {
+                lastCount = delivered
+                lastProgress = now
+            } else if now - lastProgress >= UInt64(drain * 1e9) {
+                break
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         await publisher.close()
         let result = fleet.snapshot()
+        let publishEnd = stats.startedAt + UInt64(stats.issueSeconds * 1e9)
         let span = Double(max(result.lastDeliveryAt, stats.startedAt) - stats.startedAt) / 1e9
         let output = Output(
             parameters: Parameters(chatd: chatd, clients: users.count, exchange: exchange, rate: rate,
                                    durationSeconds: count == nil ? duration : nil, count: total,
-                                   maxInFlight: maxInFlight, connectConcurrency: connectConcurrency),
-            connect: connect, publish: stats, expected: stats.published, delivered: result.delivered,
-            lost: max(0, stats.published - result.delivered), duplicates: result.duplicates,
-            otherEvents: result.otherEvents,
+                                   maxInFlight: maxInFlight, connectConcurrency: connectConcurrency,
+                                   waitForSubscriptions: waitForSubscriptions),
+            connect: connect, subscriptionsReadySeconds: subscriptionsReady, publish: stats, expected: stats.published, delivered: result.delivered,
+            lost: max(0, stats.published - result.delivered),
+            drainSeconds: rounded(Double(max(result.lastDeliveryAt, publishEnd) - publishEnd) / 1e9, places: 3),
+            duplicates: result.duplicates,
+            otherEvents: result.otherEvents, staleEvents: result.staleEvents,
+            closedDuringRun: result.closedAfterConnect,
             deliveredPerSecond: span > 0 ? rounded(Double(result.delivered) / span, places: 1) : 0,
             latency: LatencySummary(nanoseconds: result.latencies))
         Progress.say("fanout: delivered \(output.delivered)/\(output.expected), p99 \(output.latency.p99Ms) ms")

@@ -26,14 +26,18 @@ final class SocketFleet: Sendable {
         var firstDeliveryAt: UInt64 = 0
         var lastDeliveryAt: UInt64 = 0
         var otherEvents = 0
+        var staleEvents = 0
     }
 
     let endpoint: String
+    /// Only `message:new` events of this run (`meta.benchRun`) are counted; others are `staleEvents`.
+    let runId: UInt32
     private let state = Mutex(State())
     private let logger: Logger
 
     /// `chatd`: the server's base URL, http://host:port.
-    init(chatd: String) throws {
+    init(chatd: String, runId: UInt32 = 0) throws {
+        self.runId = runId
         guard var components = URLComponents(string: chatd), let scheme = components.scheme,
               ["http", "ws"].contains(scheme), components.host != nil else {
             throw BenchError.badInput("--chatd '\(chatd)' is not an http:// URL")
@@ -132,6 +136,10 @@ final class SocketFleet: Sendable {
         guard let sentAt = JSONScan.number(after: "content", in: payload),
               let sequence = JSONScan.number(after: "messageId", in: payload) else {
             state.withLock { $0.otherEvents += 1 }
+            return
+        }
+        if JSONScan.number(after: "benchRun", in: payload) != UInt64(runId) {
+            state.withLock { $0.staleEvents += 1 }
             return
         }
         state.withLock {
