@@ -39,7 +39,7 @@ struct RabbitManagementClientTests {
             let deadline = ContinuousClock.now + .seconds(15)
             repeat {
                 queues = try await management.listQueues(prefix: fixture.prefix)
-                if queues.first?.messagesReady == 3 { break }
+                if queues.first?.messagesReady == 3 && queues.first?.consumers == 0 { break }
                 try await Task.sleep(for: .milliseconds(250))
             } while ContinuousClock.now < deadline
             #expect(queues.map(\.name) == [fixture.name("a_updates"), fixture.name("b_updates")])

@@ -75,7 +75,7 @@ struct PipelineHarness {
     func connect(_ user: String) async throws {
         delivery.connected.withLock { _ = $0.insert(user) }
         pipeline.userConnected(user)
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         while !pipeline.isSubscribed(user) {
             guard Date() < deadline else { throw CancellationError() }
             try await Task.sleep(for: .milliseconds(20))
