@@ -84,7 +84,7 @@ struct Chat3ClientTests {
     func outageAndRecovery() async throws {
         let first = try await LiveSimulator.start()
         let port = first.port
-        let client = first.client(requestTimeout: 1)
+        let client = first.client(requestTimeout: 3)
         #expect(try await client.userDialogs(of: alice, page: 1, limit: 5).items.isEmpty)
         await first.stop()
 
@@ -102,7 +102,7 @@ struct Chat3ClientTests {
 
         let second = try await LiveSimulator.start(port: port)
         var recovered = false
-        let deadline = clock.now + .seconds(5)
+        let deadline = clock.now + .seconds(15)
         while clock.now < deadline {
             if (try? await client.userDialogs(of: alice, page: 1, limit: 5)) != nil { recovered = true; break }
             try await Task.sleep(for: .milliseconds(100))
