@@ -3,7 +3,7 @@ import ChatCore
 import Foundation
 import Testing
 
-@Suite("Chat3 client against chat3-sim")
+@Suite("Chat3 client against chat3-sim", .serialized)
 struct Chat3ClientTests {
     let alice = UserID.make("alice001")
     let bob = UserID.make("bob00002")
