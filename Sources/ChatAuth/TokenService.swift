@@ -74,13 +74,18 @@ public struct TokenService: Sendable {
 
     /// The `alg` field of a token's header, read without trusting anything else in it.
     static func headerAlgorithm(_ token: String) -> String? {
-        guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first else { return nil }
-        var base64 = headerPart.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        JWTSegment.json(token, part: 0)?["alg"]?.stringValue
+    }
+}
+
+/// Reads one base64url segment of a JWT as JSON, for display and the algorithm check; trusts nothing.
+public enum JWTSegment {
+    public static func json(_ token: String, part: Int) -> JSONValue? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, part < parts.count else { return nil }
+        var base64 = parts[part].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64),
-              case .object(let header)? = try? JSONValue.parse(data),
-              case .string(let alg)? = header["alg"]
-        else { return nil }
-        return alg
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        return try? JSONValue.parse(data)
     }
 }
