@@ -70,12 +70,7 @@ struct MessageLifecycleTests {
 
         // Each user's update queue is declared and bound just after its first socket connects; Chat3
         // drops updates nobody is bound for, so wait until both subscriptions exist.
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let metrics = try await HTTPTestClient.send("GET", "\(base)/metrics").text
-            if metrics.contains("chatd_amqp_subscriptions 2") { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await MetricsProbe.waitFor("chatd_amqp_subscriptions 2.0", at: base, timeoutSeconds: 30)
         let created = try await HTTPTestClient.json("POST", "\(base)/api/dialogs",
                                                      ["name": "A and B", "memberIds": [.string(bob.userId)]], token: alice.token)
         #expect(created.status == 201, "\(created.text)")
