@@ -95,7 +95,10 @@ public enum Daemon {
         let realTime = RealTimeHub(
             tokens: tokens, setup: realTimeSetup.withMembership(Chat3DialogMembership(chat3: chat3)),
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
-                             disconnected: { pipeline.userDisconnected($0.rawValue) }),
+                             disconnected: { pipeline.userDisconnected($0.rawValue) },
+                             // A subscribe takes milliseconds; the cap stays under the shortest client
+                             // connect timeout we know (python-socketio waits 1 s for the CONNECT answer).
+                             ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: .milliseconds(750)) }),
             logger: logger)
         pipeline.attach(realTime)
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,

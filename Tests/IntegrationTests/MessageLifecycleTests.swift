@@ -68,9 +68,10 @@ struct MessageLifecycleTests {
         try await clientA.waitFor { $0["connected"] == true }
         try await clientB.waitFor { $0["connected"] == true }
 
-        // Each user's update queue is declared and bound just after its first socket connects; Chat3
-        // drops updates nobody is bound for, so wait until both subscriptions exist.
-        try await MetricsProbe.waitFor("chatd_amqp_subscriptions 2.0", at: base, timeoutSeconds: 30)
+        // chatd answers a CONNECT only once the user's update queue is bound and consumed (Chat3 drops
+        // updates nobody is bound for), so both subscriptions exist already, without waiting.
+        let metrics = try await HTTPTestClient.send("GET", "\(base)/metrics").text
+        #expect(metrics.contains("\nchatd_amqp_subscriptions 2.0\n"), "\(metrics)")
         let created = try await HTTPTestClient.json("POST", "\(base)/api/dialogs",
                                                      ["name": "A and B", "memberIds": [.string(bob.userId)]], token: alice.token)
         #expect(created.status == 201, "\(created.text)")

@@ -268,4 +268,36 @@ struct SocketIOServerTests {
         try await eventually { received.withLock { $0 } == ["early"] }
         #expect(webSocket.frames.last?.hasPrefix(#"40{"sid":"#) == true)
     }
+
+    @Test("the CONNECT answer waits for beforeConnected; events emitted meanwhile follow it, in order")
+    func connectWaitsForBeforeConnected() async throws {
+        let gate = AsyncStream.makeStream(of: Void.self)
+        let entered = AsyncStream.makeStream(of: Void.self)
+        let handlers = SocketIOServerHandlers(
+            authenticate: Fixtures.authenticate,
+            userOnline: { log.append("online \($0.id)") },
+            beforeConnected: { _ in
+                entered.continuation.yield()
+                for await _ in gate.stream { break }
+            })
+        let server = SocketIOServer(handlers: handlers, clock: { clock.now })
+        let webSocket = RecordingWebSocket()
+        let connection = try await server.attachWebSocket(sid: nil, headers: [:], writer: webSocket)
+        let connecting = Task { await server.receive(#"40{"token":"alice"}"#, on: connection) }
+        for await _ in entered.stream { break }
+        // The user is online (so the application can subscribe) but the client has no answer yet.
+        #expect(log.all == ["online usr_alice001"])
+        await server.emit("update", [1], to: .user(Fixtures.alice.id))
+        await server.emit("update", [2], to: .user(Fixtures.alice.id))
+        #expect(webSocket.frames.filter { $0.hasPrefix("4") }.isEmpty, "\(webSocket.frames)")
+        gate.continuation.yield()
+        await connecting.value
+        let packets = webSocket.frames.filter { $0.hasPrefix("4") }
+        #expect(packets.count == 3, "\(packets)")
+        #expect(packets.first?.hasPrefix(#"40{"sid":"#) == true)
+        #expect(Array(packets.dropFirst()) == [#"42["update",1]"#, #"42["update",2]"#])
+        // Once connected, emits go straight out.
+        await server.emit("update", [3], to: .user(Fixtures.alice.id))
+        #expect(webSocket.frames.last == #"42["update",3]"#)
+    }
 }

@@ -38,11 +38,16 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     public struct UserLifecycle: Sendable {
         public var connected: @Sendable (UserID) -> Void
         public var disconnected: @Sendable (UserID) -> Void
+        /// Awaited before each socket is told it is connected: the daemon waits here for the user's
+        /// update subscription, so nothing published after the client's `connect` is lost.
+        public var ready: @Sendable (UserID) async -> Void
 
         public init(connected: @escaping @Sendable (UserID) -> Void = { _ in },
-                    disconnected: @escaping @Sendable (UserID) -> Void = { _ in }) {
+                    disconnected: @escaping @Sendable (UserID) -> Void = { _ in },
+                    ready: @escaping @Sendable (UserID) async -> Void = { _ in }) {
             self.connected = connected
             self.disconnected = disconnected
+            self.ready = ready
         }
     }
 
@@ -78,7 +83,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                 // Taken here, on the server's actor, so a quick reconnect's joins are not swept up too.
                 let rooms = presence.forget(user.id)
                 if !rooms.isEmpty { continuation.yield(.offline(user, rooms: rooms)) }
-            })
+            },
+            beforeConnected: { user in await lifecycle.ready(user.id) })
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
     }

@@ -73,6 +73,18 @@ public final class UpdatePipeline: Service, Sendable {
         subscriptions.want(userId) { [self] in await self.reconcile(userId) }
     }
 
+    /// Waits until the user's queue is consumed, so a socket that is told it is connected gets every
+    /// update published from then on. Returns false at once while the broker is unreachable (the
+    /// subscription follows on reconnect), and after `timeout` if subscribing is slow.
+    public func waitUntilSubscribed(_ userId: String, timeout: Duration) async -> Bool {
+        guard isConnected else { return false }
+        let subscribed = await subscriptions.waitForTag(of: userId, timeout: timeout)
+        if !subscribed {
+            logger.debug("connected before the subscription was ready", metadata: ["user.id": "\(userId)"])
+        }
+        return subscribed
+    }
+
     /// A user's last socket on this instance closed.
     public func userDisconnected(_ userId: String) {
         subscriptions.unwant(userId) { [self] in await self.reconcile(userId) }
@@ -200,7 +212,20 @@ final class SubscriptionBook: Sendable {
         var chain: Task<Void, Never>?
     }
 
-    private let state = Mutex<(entries: [String: Entry], users: [ConsumerTag: String])>(([:], [:]))
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var users: [ConsumerTag: String] = [:]
+        /// Connects waiting for a user's subscription, by user and waiter number.
+        var waiters: [String: [UInt64: CheckedContinuation<Bool, Never>]] = [:]
+        var nextWaiter: UInt64 = 0
+
+        /// Takes the user's waiters out, to be resumed outside the lock.
+        mutating func takeWaiters(of userId: String) -> [CheckedContinuation<Bool, Never>] {
+            Array((waiters.removeValue(forKey: userId) ?? [:]).values)
+        }
+    }
+
+    private let state = Mutex(State())
 
     var count: Int { state.withLock { $0.users.count } }
 
@@ -210,8 +235,34 @@ final class SubscriptionBook: Sendable {
     }
 
     func unwant(_ userId: String, reconcile: @escaping @Sendable () async -> Void) {
-        state.withLock { $0.entries[userId, default: Entry()].wanted = false }
+        let waiting = state.withLock { state in
+            state.entries[userId, default: Entry()].wanted = false
+            return state.takeWaiters(of: userId)
+        }
+        for waiter in waiting { waiter.resume(returning: false) }
         schedule(userId, reconcile)
+    }
+
+    /// True as soon as the user has a consumer tag; false if they stop being wanted or on timeout.
+    func waitForTag(of userId: String, timeout: Duration) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let number: UInt64? = state.withLock { state in
+                guard state.entries[userId]?.tag == nil else { return nil }
+                guard state.entries[userId]?.wanted == true else { return nil }
+                state.nextWaiter += 1
+                state.waiters[userId, default: [:]][state.nextWaiter] = continuation
+                return state.nextWaiter
+            }
+            guard let number else {
+                continuation.resume(returning: tag(of: userId) != nil)
+                return
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                let expired = self.state.withLock { $0.waiters[userId]?.removeValue(forKey: number) }
+                expired?.resume(returning: false)
+            }
+        }
     }
 
     func isWanted(_ userId: String) -> Bool { state.withLock { $0.entries[userId]?.wanted ?? false } }
@@ -219,12 +270,14 @@ final class SubscriptionBook: Sendable {
     func user(of tag: ConsumerTag) -> String? { state.withLock { $0.users[tag] } }
 
     func setTag(_ tag: ConsumerTag?, for userId: String) {
-        state.withLock { state in
+        let subscribed = state.withLock { state in
             if let old = state.entries[userId]?.tag { state.users[old] = nil }
             state.entries[userId, default: Entry()].tag = tag
             if let tag { state.users[tag] = userId }
             if tag == nil, state.entries[userId]?.wanted == false { state.entries[userId] = nil }
+            return tag == nil ? [] : state.takeWaiters(of: userId)
         }
+        for waiter in subscribed { waiter.resume(returning: true) }
     }
 
     /// Chains `work` after whatever is already scheduled for this user.

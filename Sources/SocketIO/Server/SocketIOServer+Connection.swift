@@ -71,9 +71,16 @@ extension SocketIOServer {
             while registry.sockets[socket] != nil { socket = SocketID(rawValue: RandomID.make()) }
             sessions[sid]?.namespace = .connected(socket)
             sessions[sid]?.headers = [:]
+            sessions[sid]?.heldFrames = []
             let isFirst = registry.add(socket, user: user, sessionID: sid)
-            send(SocketIOPacket(.connect, data: ["sid": .string(socket.rawValue)]), sid: sid)
             if isFirst { handlers.userOnline(user) }
+            await handlers.beforeConnected(user)
+            // The session may have ended, or the socket been disconnected, while waiting.
+            guard case .connected(socket) = sessions[sid]?.namespace else { return }
+            let held = sessions[sid]?.heldFrames ?? []
+            sessions[sid]?.heldFrames = nil
+            send(SocketIOPacket(.connect, data: ["sid": .string(socket.rawValue)]), sid: sid)
+            for frame in held { sendFrame(frame, to: socket) }
         }
         for text in buffered {
             await handleMessage(.text(text), sid: sid)

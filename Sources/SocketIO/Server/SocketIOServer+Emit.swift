@@ -26,6 +26,10 @@ extension SocketIOServer {
     /// Sends an already-encoded Engine.IO frame (see `SocketIOFrame`) to one socket.
     public func sendFrame(_ frame: String, to socket: SocketID) {
         guard let sid = registry.sockets[socket]?.sessionID, sessions[sid] != nil else { return }
+        if sessions[sid]!.heldFrames != nil {
+            sessions[sid]!.heldFrames!.append(frame)
+            return
+        }
         perform(sessions[sid]!.engine.send(frame), sid: sid)
     }
 

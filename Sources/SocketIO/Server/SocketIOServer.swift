@@ -40,6 +40,9 @@ public actor SocketIOServer {
         /// The handshake's headers, kept only until the CONNECT is authenticated.
         var headers: [String: String]
         var namespace: NamespaceState = .idle
+        /// Frames emitted to the socket while its CONNECT answer waits for `beforeConnected`; sent
+        /// right after that answer, in order, so a client never sees an event before it is connected.
+        var heldFrames: [String]?
     }
 
     public let configuration: Configuration

@@ -63,16 +63,22 @@ public struct SocketIOServerHandlers: Sendable {
     public var userOnline: @Sendable (SocketUser) -> Void
     /// The user's last socket on this instance disconnected.
     public var userOffline: @Sendable (SocketUser) -> Void
+    /// Awaited for every accepted CONNECT, after `userOnline` and before the client is told it is
+    /// connected: whatever must be in place before the client may count on receiving events (chatd's
+    /// update subscription) is waited for here. The socket already counts as the user's meanwhile.
+    public var beforeConnected: @Sendable (SocketUser) async -> Void
 
     public init(
         authenticate: @escaping @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult,
         event: @escaping @Sendable (SocketIOEvent) async -> [JSONValue]? = { _ in nil },
         userOnline: @escaping @Sendable (SocketUser) -> Void = { _ in },
-        userOffline: @escaping @Sendable (SocketUser) -> Void = { _ in }
+        userOffline: @escaping @Sendable (SocketUser) -> Void = { _ in },
+        beforeConnected: @escaping @Sendable (SocketUser) async -> Void = { _ in }
     ) {
         self.authenticate = authenticate
         self.event = event
         self.userOnline = userOnline
         self.userOffline = userOffline
+        self.beforeConnected = beforeConnected
     }
 }
