@@ -131,6 +131,6 @@ let package = Package(
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(name: "ChatAMQPTests", dependencies: ["ChatAMQP", "TestSupport"]),
         .testTarget(name: "Chat3SimTests", dependencies: ["Chat3Sim", "ChatAMQP", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ChatCore", "ChatStore", "ChatConfig", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ChatCore", "ChatStore", "ChatConfig", "ChatAMQP", "TestSupport"]),
     ]
 )

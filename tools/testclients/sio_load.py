@@ -7,6 +7,11 @@ that every socket receives one event.
 tokens.json is a JSON list; socket i authenticates with tokens[i % len]. Prints `CONNECTED <n>` once all
 are connected (a harness then emits the event), `RECEIVED <n>` once all got it, exit 0; `FAIL <why>` and
 exit 1 otherwise.
+
+With `--expect K --key FIELD`, each socket must receive K events with distinct values of FIELD in the
+event's first argument (e.g. `messageId` of `message:new`); after RECEIVED it listens `--linger S`
+seconds more and prints `DUPLICATES <d>` (events whose FIELD a socket had already seen) and
+`EXTRA <e>` (distinct events beyond K), so a harness can check exactly-once delivery.
 """
 import argparse
 import asyncio
@@ -20,10 +25,14 @@ from wsproto.events import (AcceptConnection, CloseConnection, Message, Ping, Re
 
 
 class Socket:
-    def __init__(self, host, port, token, event):
+    def __init__(self, host, port, token, event, expect=1, key=None):
         self.host, self.port, self.token, self.event = host, port, token, event
+        self.expect, self.key = expect, key
+        self.seen = set()
+        self.duplicates = 0
         self.connected = asyncio.Event()
         self.received = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.error = None
         self.buffer = ""
 
@@ -33,7 +42,7 @@ class Socket:
         writer.write(ws.send(Request(host=f"{self.host}:{self.port}",
                                      target="/socket.io/?EIO=4&transport=websocket")))
         try:
-            while not self.received.is_set():
+            while not self.stopping.is_set():
                 data = await reader.read(65536)
                 if not data:
                     self.error = "connection closed"
@@ -73,7 +82,15 @@ class Socket:
         elif text.startswith("42"):
             payload = json.loads(text[2:])
             if payload and payload[0] == self.event:
-                self.received.set()
+                if self.key is None:
+                    self.received.set()
+                    return None
+                value = payload[1].get(self.key) if len(payload) > 1 and isinstance(payload[1], dict) else None
+                if value in self.seen:
+                    self.duplicates += 1
+                self.seen.add(value)
+                if len(self.seen) >= self.expect:
+                    self.received.set()
         return None
 
 
@@ -85,10 +102,14 @@ async def main():
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--event", default="load:ping")
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--expect", type=int, default=1)
+    parser.add_argument("--key")
+    parser.add_argument("--linger", type=float, default=0)
     args = parser.parse_args()
     with open(args.tokens) as f:
         tokens = json.load(f)
-    sockets = [Socket(args.host, args.port, tokens[i % len(tokens)], args.event) for i in range(args.count)]
+    sockets = [Socket(args.host, args.port, tokens[i % len(tokens)], args.event, args.expect, args.key)
+               for i in range(args.count)]
     started = time.time()
     gate = asyncio.Semaphore(100)
 
@@ -119,6 +140,12 @@ async def main():
     print("CONNECTED", len(sockets), f"in {time.time() - started:.1f}s", flush=True)
     await wait_all("received")
     print("RECEIVED", len(sockets), f"in {time.time() - started:.1f}s", flush=True)
+    if args.linger > 0:
+        await asyncio.sleep(args.linger)
+        print("DUPLICATES", sum(s.duplicates for s in sockets), flush=True)
+        print("EXTRA", sum(max(0, len(s.seen) - s.expect) for s in sockets), flush=True)
+    for socket in sockets:
+        socket.stopping.set()
     for task in tasks:
         task.cancel()
 
