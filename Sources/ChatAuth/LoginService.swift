@@ -7,7 +7,9 @@ import Logging
 /// atomic updates, so it holds across several chatd instances sharing one store.
 public struct LoginService: Sendable {
     public let store: any UserStore
-    public let policy: LoginPolicy
+    /// The limits in effect; replaced on reload without rebuilding the service.
+    public let policies: LoginPolicySwitch
+    public var policy: LoginPolicy { policies.current }
     public let codes: OneTimeCode
     public let sender: any CodeSender
     public let tokens: TokenService
@@ -20,7 +22,7 @@ public struct LoginService: Sendable {
                 tokens: TokenService, logger: Logger, onUserCreated: @escaping @Sendable (User) async -> Void = { _ in },
                 now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
-        self.policy = policy
+        policies = LoginPolicySwitch(policy)
         self.codes = codes
         self.sender = sender
         self.tokens = tokens
@@ -34,6 +36,7 @@ public struct LoginService: Sendable {
     public func requestCode(phone phoneText: String, name nameText: String?, clientAddress: String) async throws -> Bool {
         let phone = try Phone(normalizing: phoneText)
         let newName = try nameText.map { try UserName(validating: $0) }
+        let policy = self.policy
         let time = now()
         try await limit("ip:\(clientAddress)", max: policy.ipHourlyLimit, at: time)
 
@@ -84,6 +87,7 @@ public struct LoginService: Sendable {
     public func verifyCode(phone phoneText: String, code: String) async throws -> (token: String, user: User) {
         let phone = try Phone(normalizing: phoneText)
         guard codes.isWellFormed(code) else { throw AuthError.invalidCode }
+        let policy = self.policy
         let time = now()
         guard let user = try await store.user(phone: phone) else { throw AuthError.invalidCode }
         guard user.status == .active else { throw AuthError.accountDisabled }

@@ -105,12 +105,13 @@ public enum Daemon {
                               pipeline: pipeline, realTime: realTime, chat3: chat3, logger: logger)
     }
 
-    public static func buildRouter(_ services: DaemonServices) -> Router<ChatRequestContext> {
+    /// `origins` is the live CORS list a reload replaces; without one, the configured list stays fixed.
+    public static func buildRouter(_ services: DaemonServices, origins: AllowedOrigins? = nil) -> Router<ChatRequestContext> {
         let router = Router(context: ChatRequestContext.self)
         // Outermost first: every response, errors included, is counted and gets security and CORS headers.
         router.add(middleware: HTTPMetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware())
-        router.add(middleware: OriginsCORSMiddleware(origins: Set(services.config.corsOrigins)))
+        router.add(middleware: OriginsCORSMiddleware(origins: origins ?? AllowedOrigins(services.config.corsOrigins)))
         router.add(middleware: APIErrorMiddleware())
         let readiness = Readiness(checks: [
             "store": { await storeAnswers(services.store) },
@@ -139,7 +140,8 @@ public enum Daemon {
                            onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let config = services.config
         let logger = services.logger
-        let router = buildRouter(services)
+        let origins = AllowedOrigins(config.corsOrigins)
+        let router = buildRouter(services, origins: origins)
         let started = Date()
         let app = Application(
             router: router,
@@ -156,7 +158,8 @@ public enum Daemon {
             },
             logger: logger)
         // Set up before serving, so a second chatd on the same control socket stops here.
-        let controller = LiveDaemonControl(services: services, options: control ?? .fixed(config), startedAt: started)
+        let controller = LiveDaemonControl(services: services, options: control ?? .fixed(config),
+                                           origins: origins, startedAt: started)
         let controlServer: ControlServer
         do {
             controlServer = try ControlServer(path: config.controlSocket, operatorGroup: config.operatorGroup,

@@ -16,7 +16,9 @@ enum ConfigManPage {
                       + "A key named table.key below is written as key = value under [table]. Unknown keys are errors. "
                       + "Every secret may instead be given as <key>_file = \"/path\" or through its *_FILE variable."),
             ".PP",
-            Roff.text("On reload, log.level takes effect at once; other changed keys are reported and take effect at the next restart. "
+            Roff.text("On reload, log.level, server.cors_origins and the login limits (auth.code_ttl, auth.max_attempts, "
+                      + "auth.resend_cooldown, auth.phone_hourly_limit, auth.ip_hourly_limit) take effect at once; "
+                      + "other changed keys are reported and take effect at the next restart. "
                       + "An invalid file is refused and the running configuration kept."),
             Roff.text("chatctl config default prints a commented file with every key; chatctl config check validates one."),
         ]

@@ -1,3 +1,4 @@
+import ChatAuth
 import ChatConfig
 import ChatControl
 import ChatCore
@@ -22,12 +23,15 @@ public final class LiveDaemonControl: DaemonControlling {
     let services: DaemonServices
     let options: DaemonControlOptions
     let startedAt: Date
+    /// The CORS list the HTTP router reads per request.
+    let origins: AllowedOrigins
     private let config: Mutex<ChatdConfig>
     private let shutdownAction = Mutex<(@Sendable () async -> Void)?>(nil)
 
-    public init(services: DaemonServices, options: DaemonControlOptions, startedAt: Date = Date()) {
+    public init(services: DaemonServices, options: DaemonControlOptions, origins: AllowedOrigins, startedAt: Date = Date()) {
         self.services = services
         self.options = options
+        self.origins = origins
         self.startedAt = startedAt
         config = Mutex(services.config)
     }
@@ -108,7 +112,10 @@ public final class LiveDaemonControl: DaemonControlling {
             return previous
         }
         let changed = ReloadDiff.changedKeys(previous, fresh)
+        // Everything in `ReloadDiff.liveKeys` is set here; its readers look it up per use.
         options.logLevel.set(Logger.Level(fresh.logLevel))
+        origins.set(fresh.corsOrigins)
+        services.logins.policies.set(LoginPolicy(config: fresh))
         let applied = changed.filter(ReloadDiff.liveKeys.contains)
         return ReloadResult(configDigest: fresh.digest, logLevel: ControlLogLevel(options.logLevel.current),
                             applied: applied, restartRequired: changed.filter { !ReloadDiff.liveKeys.contains($0) })
@@ -133,8 +140,12 @@ public final class LiveDaemonControl: DaemonControlling {
 
 /// Which configuration keys changed between two loads, and which of them apply without a restart.
 enum ReloadDiff {
-    /// Settings read on every use.
-    static let liveKeys: Set<String> = ["log.level"]
+    /// Settings read on every use. `auth.code_length` is not among them: the code generator is built
+    /// once at start, and codes already sent must keep verifying.
+    static let liveKeys: Set<String> = [
+        "log.level", "server.cors_origins",
+        "auth.code_ttl", "auth.max_attempts", "auth.resend_cooldown", "auth.phone_hourly_limit", "auth.ip_hourly_limit",
+    ]
 
     /// Config key names by `ChatdConfig` property, for reporting.
     static let keyNames: [String: String] = [

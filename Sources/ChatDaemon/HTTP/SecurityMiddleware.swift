@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// The headers helmet sets by default, on every response.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -26,12 +27,28 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// The origins CORS allows now (`*` for any). Replaced on reload; the middleware reads it per request,
+/// so a new list applies to the next request without rebuilding the router.
+public final class AllowedOrigins: Sendable {
+    private let origins: Mutex<Set<String>>
+
+    public init(_ origins: some Sequence<String>) { self.origins = Mutex(Set(origins)) }
+
+    public var current: Set<String> { origins.withLock { $0 } }
+
+    public func set(_ newOrigins: some Sequence<String>) {
+        let replacement = Set(newOrigins)
+        origins.withLock { $0 = replacement }
+    }
+}
+
 /// CORS for the configured origins (`*` for any). Preflight requests are answered here.
 struct OriginsCORSMiddleware<Context: RequestContext>: RouterMiddleware {
-    let origins: Set<String>
+    let origins: AllowedOrigins
 
     func allowedOrigin(_ origin: String?) -> String? {
         guard let origin else { return nil }
+        let origins = origins.current
         if origins.contains("*") { return "*" }
         return origins.contains(origin) ? origin : nil
     }
