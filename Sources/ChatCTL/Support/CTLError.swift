@@ -35,6 +35,19 @@ public enum CTLError: Error, Equatable {
         }
     }
 
+    /// The same kind, so the same exit status, with another message.
+    public func withMessage(_ text: String) -> CTLError {
+        switch self {
+        case .usage: .usage(text)
+        case .badInput: .badInput(text)
+        case .failure: .failure(text)
+        case .unavailable: .unavailable(text)
+        case .temporary: .temporary(text)
+        case .permissionDenied: .permissionDenied(text)
+        case .config: .config(text)
+        }
+    }
+
     /// Maps lower layers' errors to what the operator sees.
     public init(_ error: any Error) {
         switch error {

@@ -1,10 +1,11 @@
 import ArgumentParser
+import ChatControl
 import ChatCore
 import ChatStore
 
 struct UserDisable: CTLCommand {
     static let configuration = CommandConfiguration(
-        commandName: "disable", abstract: "Disable a user: no login, tokens refused.")
+        commandName: "disable", abstract: "Disable a user: no login, tokens refused, and a running chatd closes their sockets.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The userId (usr_…).") var userId: String
@@ -31,5 +32,23 @@ enum UserStatusChange {
         let store = try await global.openStore(context)
         defer { Task { await store.close() } }
         UserPrinter.print(try await store.setStatus(id: id, to: status), json: global.json, context)
+        if status == .disabled { try await closeSockets(of: id, global, context) }
+    }
+
+    /// The store write is what disables the user (chatd refuses their tokens from now on); a running chatd is
+    /// also asked to close the sockets they already have. No chatd running means no sockets to close.
+    static func closeSockets(of id: UserID, _ global: GlobalOptions, _ context: CTLContext) async throws {
+        let client = ControlClient(socketPath: try global.controlSocketPath(context), timeoutSeconds: 10)
+        do {
+            let kicked = try await client.kick(userId: id.rawValue)
+            context.log("chatd closed \(kicked.sockets) socket\(kicked.sockets == 1 ? "" : "s") of \(id)")
+        } catch .notRunning {
+            context.log("chatd is not running (nothing listens on \(client.socketPath)): no sockets to close")
+        } catch {
+            // The user stays disabled; only the disconnect is missing, and `daemon kick` can redo it.
+            let failure = CTLError(error)
+            throw failure.withMessage("\(id) is disabled, but chatd did not close their sockets: \(failure.message) "
+                                      + "(retry with chatctl daemon kick \(id))")
+        }
     }
 }
