@@ -20,6 +20,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var storeURL: String
     public var rabbitMQURL: String
     public var updatesExchange: String
+    /// Where instances relay room events (typing, presence) to each other.
+    public var eventsExchange: String
     public var managementURL: String
     public var queueTemplate: String
     public var instanceName: String

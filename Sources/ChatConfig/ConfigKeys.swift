@@ -44,6 +44,8 @@ extension ConfigKey {
                   default: "amqp://guest:guest@127.0.0.1:5672/", secret: true, "AMQP URL of the broker"),
         ConfigKey("rabbitmq.updates_exchange", env: ["RABBITMQ_UPDATES_EXCHANGE"], default: "chat3_updates",
                   "topic exchange Chat3 publishes per-user updates to"),
+        ConfigKey("rabbitmq.events_exchange", env: ["CHATD_EVENTS_EXCHANGE"], default: "chatd_events",
+                  "fanout exchange chatd instances relay presence and typing over"),
         ConfigKey("rabbitmq.management_url", env: ["RABBITMQ_MANAGEMENT_URL"],
                   default: "http://guest:guest@127.0.0.1:15672", secret: true,
                   "RabbitMQ management API, for chatctl queue commands"),

@@ -123,6 +123,7 @@ public struct ConfigLoader: Sendable {
             storeURL: storeURL,
             rabbitMQURL: try reader.url("rabbitmq.url", schemes: ["amqp"]),
             updatesExchange: try reader.string("rabbitmq.updates_exchange"),
+            eventsExchange: try reader.string("rabbitmq.events_exchange"),
             managementURL: try reader.url("rabbitmq.management_url", schemes: ["http", "https"]),
             queueTemplate: queueTemplate,
             instanceName: instanceName,

@@ -47,6 +47,8 @@ public struct DaemonServices: Sendable {
     public let pipeline: UpdatePipeline
     /// The Socket.IO endpoint: emit to a user's sockets, counts, kick, drain.
     public let realTime: RealTimeHub
+    /// Typing and presence between instances.
+    public let relay: RoomRelay
     /// The Chat3 tenant API.
     public let chat3: Chat3Client
     public let logger: Logger
@@ -92,6 +94,10 @@ public enum Daemon {
         do { pipeline = try UpdatePipeline(config: config, metrics: metrics, logger: logger) } catch {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
+        let relay: RoomRelay
+        do { relay = try RoomRelay(config: config, logger: logger) } catch {
+            throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
+        }
         let realTime = RealTimeHub(
             tokens: tokens, setup: realTimeSetup.withMembership(Chat3DialogMembership(chat3: chat3)),
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
@@ -99,10 +105,11 @@ public enum Daemon {
                              // A subscribe takes milliseconds; the cap stays under the shortest client
                              // connect timeout we know (python-socketio waits 1 s for the CONNECT answer).
                              ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: .milliseconds(750)) }),
-            logger: logger)
+            relay: relay, logger: logger)
         pipeline.attach(realTime)
+        relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
-                              pipeline: pipeline, realTime: realTime, chat3: chat3, logger: logger)
+                              pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3, logger: logger)
     }
 
     /// `origins` is the live CORS list a reload replaces; without one, the configured list stays fixed.
@@ -168,7 +175,8 @@ public enum Daemon {
         let serviceGroup = ServiceGroup(configuration: .init(
             // Shut down in reverse: sockets close first (clients reconnect elsewhere), then HTTP, then AMQP;
             // the control socket last, so status answers while draining.
-            services: [.init(service: controlServer), .init(service: services.pipeline), .init(service: app), .init(service: services.realTime)],
+            services: [.init(service: controlServer), .init(service: services.pipeline), .init(service: services.relay), .init(service: app),
+                       .init(service: services.realTime)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         controller.onShutdown { await serviceGroup.triggerGracefulShutdown() }

@@ -9,6 +9,8 @@ struct RealTimeEvents: Sendable {
     let server: ServerSlot
     let membership: any DialogMembershipChecking
     let presence: PresenceBook
+    /// Other instances' watchers of the same rooms get typing and presence through here.
+    let relay: (any RoomRelaying)?
     let logger: Logger
 
     /// How long a relayed `typing:start` shows, as the reference's `typing:update` default.
@@ -59,6 +61,7 @@ struct RealTimeEvents: Sendable {
             var online: JSONValue = ["userId": .string(event.user.id.rawValue)]
             if let name = event.user.name { online = ["userId": .string(event.user.id.rawValue), "userName": .string(name)] }
             await server.emit("user:online", [online], to: .room(room, excluding: event.socket))
+            relay?.relay("user:online", [online], toRoom: room)
         }
         var present: Set<String> = []
         for socket in watchers {
@@ -95,10 +98,14 @@ struct RealTimeEvents: Sendable {
             var payload: [String: JSONValue] = ["userId": userId, "dialogId": dialogId]
             if let name = event.user.name { payload["userName"] = .string(name) }
             await server.emit("typing:start", [.object(payload)], to: target)
+            relay?.relay("typing:start", [.object(payload)], toRoom: dialog.room)
             payload["expiresInMs"] = .number(Double(Self.typingExpiresInMs))
             await server.emit("typing:update", [.object(payload)], to: target)
+            relay?.relay("typing:update", [.object(payload)], toRoom: dialog.room)
         } else {
-            await server.emit("typing:stop", [["userId": userId, "dialogId": dialogId]], to: target)
+            let stop: JSONValue = ["userId": userId, "dialogId": dialogId]
+            await server.emit("typing:stop", [stop], to: target)
+            relay?.relay("typing:stop", [stop], toRoom: dialog.room)
         }
         return ["ok": true]
     }

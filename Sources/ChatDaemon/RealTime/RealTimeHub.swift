@@ -62,16 +62,21 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     private let draining = Atomic(false)
     private let presence: PresenceBook
     private let presenceChanges: AsyncStream<PresenceChange>
+    private let relay: (any RoomRelaying)?
 
-    public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(), logger: Logger) {
+    /// - Parameter relay: carries room emits to other instances (nil: a single instance).
+    public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
+                relay: (any RoomRelaying)? = nil, logger: Logger) {
         self.logger = logger
+        self.relay = relay
         configuration = setup.server
         let presence = PresenceBook()
         self.presence = presence
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
         presenceChanges = changes
         let slot = ServerSlot()
-        let events = RealTimeEvents(server: slot, membership: setup.membership, presence: presence, logger: logger)
+        let events = RealTimeEvents(server: slot, membership: setup.membership, presence: presence, relay: relay,
+                                    logger: logger)
         let handlers = SocketIOServerHandlers(
             authenticate: { auth, headers in
                 await Self.authenticate(auth: auth, headers: headers, tokens: tokens, logger: logger)
@@ -127,6 +132,21 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         return await emit(event: event, args: [payload], toUser: id)
     }
 
+    /// An emit another instance relayed for one of its rooms: the sockets here watching that room get
+    /// it too. Presence is seen per instance, so it is filtered against what this instance knows: a
+    /// user still connected here is not announced offline, and watchers here who already see the user
+    /// in the room are not told again that it came online.
+    public func deliverRelayed(event: String, args: [JSONValue], room: String) async {
+        if event == "user:online" || event == "user:offline",
+           let userId = args.first?["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) {
+            let local = await server.sockets(of: userId)
+            let announced = event == "user:offline" ? !local.isEmpty
+                                                    : !local.isDisjoint(with: await server.sockets(in: room))
+            if announced { return }
+        }
+        await server.emit(event, args, to: .room(room))
+    }
+
     // MARK: Introspection and control
 
     /// Connected Socket.IO sockets.
@@ -178,7 +198,10 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             case .offline(let user, let rooms):
                 guard !isDraining else { continue }
                 let payload: JSONValue = ["userId": .string(user.id.rawValue)]
-                for room in rooms { await server.emit("user:offline", [payload], to: .room(room)) }
+                for room in rooms {
+                    await server.emit("user:offline", [payload], to: .room(room))
+                    relay?.relay("user:offline", [payload], toRoom: room)
+                }
             }
         }
     }

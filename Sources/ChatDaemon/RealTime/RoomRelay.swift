@@ -1,0 +1,120 @@
+import ChatAMQP
+import ChatConfig
+import ChatCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// What the hub needs to tell the other instances about a room emit.
+public protocol RoomRelaying: Sendable {
+    /// Hands `event` for `room` to the other instances; returns at once.
+    func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String)
+}
+
+/// Carries room emits (typing, presence) between chatd instances over chatd's own fanout exchange
+/// (`rabbitmq.events_exchange`), so a dialog's watchers see them whichever instance they are on
+/// (SPEC §5, §11). Per-user updates need none of this: each instance has its own queue per user.
+///
+/// Each instance publishes what it emits to a room, tagged with its origin id, and consumes a queue of
+/// its own bound to the exchange; it drops its own messages and hands the rest to the hub, which emits
+/// them to its local sockets in that room. Typing and presence are ephemeral: publishes are not
+/// confirmed, the queue goes with the instance (auto-delete) and a message that finds no instance
+/// listening is lost, as a typing indicator on a dead connection would be.
+public final class RoomRelay: RoomRelaying, Service, Sendable {
+    public typealias Receiver = @Sendable (_ event: String, _ arguments: [JSONValue], _ room: String) async -> Void
+
+    /// Unique per process, so an instance recognises its own messages even when instances share a name.
+    public let origin: String
+    private let exchange: String
+    private let queue: String
+    private let logger: Logger
+    private let publisher: AMQPPublisher
+    private let consumer: AMQPConsumer
+    private let deliveries: AsyncStream<AMQPDelivery>
+    private let deliveriesInput: AsyncStream<AMQPDelivery>.Continuation
+    private let receiver = Mutex<Receiver?>(nil)
+
+    public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
+        let url = try AMQPURL(config.rabbitMQURL)
+        origin = (config.instanceName.isEmpty ? "" : config.instanceName + "-") + String((0..<12).map { _ in "0123456789abcdef".randomElement()! })
+        exchange = config.eventsExchange
+        queue = "chatd_events_\(origin)"
+        self.logger = logger
+        publisher = AMQPPublisher(url: url, options: .init(connectionName: "chatd relay publisher", waitForConfirms: false),
+                                  logger: logger)
+        let (stream, continuation) = AsyncStream<AMQPDelivery>.makeStream(bufferingPolicy: .unbounded)
+        deliveries = stream
+        deliveriesInput = continuation
+        consumer = AMQPConsumer(url: url, options: .init(connectionName: "chatd relay", prefetch: 256, heartbeat: .seconds(10)),
+                                logger: logger, onDelivery: { continuation.yield($0) })
+    }
+
+    /// Where messages from other instances go; set once, before `run`.
+    public func attach(_ receiver: @escaping Receiver) {
+        self.receiver.withLock { $0 = receiver }
+    }
+
+    public func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String) {
+        let message: JSONValue = ["origin": .string(origin), "room": .string(room), "event": .string(event),
+                                  "args": .array(arguments)]
+        let body = Array(message.serialized().utf8)
+        Task { [publisher, exchange, logger] in
+            do {
+                try await publisher.publish(exchange: exchange, routingKey: "room", body: body, persistent: false)
+            } catch {
+                logger.debug("room relay publish failed", metadata: ["event": "\(event)", "error": "\(error)"])
+            }
+        }
+    }
+
+    public func run() async throws {
+        consumer.start()
+        let subscribing = Task { [self] in await subscribe() }
+        defer { subscribing.cancel() }
+        await withGracefulShutdownHandler {
+            for await delivery in deliveries {
+                consumer.ack(delivery.deliveryTag)
+                await handle(delivery.body)
+            }
+        } onGracefulShutdown: { [consumer, publisher, deliveriesInput] in
+            deliveriesInput.finish()
+            Task {
+                await consumer.stop()
+                await publisher.close()
+            }
+        }
+    }
+
+    /// Declares the exchange and this instance's queue once the broker answers; the consumer keeps
+    /// the subscription across reconnects from then on.
+    private func subscribe() async {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                try await consumer.declareExchange(exchange, type: "fanout", durable: true)
+                _ = try await consumer.subscribe(
+                    queue: queue, arguments: QueueArguments(expiresMs: 60_000, durable: false, autoDelete: true),
+                    bindings: [AMQPBinding(exchange: exchange, routingKey: "room")])
+                logger.debug("room relay subscribed", metadata: ["amqp.queue": "\(queue)"])
+                return
+            } catch {
+                attempt += 1
+                if attempt == 10 { logger.warning("room relay cannot subscribe yet", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private func handle(_ body: [UInt8]) async {
+        guard let message = try? JSONValue.parse(Data(body)),
+              let from = message["origin"]?.stringValue, let room = message["room"]?.stringValue,
+              let event = message["event"]?.stringValue, let arguments = message["args"]?.arrayValue
+        else {
+            logger.warning("malformed room relay message dropped")
+            return
+        }
+        guard from != origin else { return }
+        await receiver.withLock { $0 }?(event, arguments, room)
+    }
+}

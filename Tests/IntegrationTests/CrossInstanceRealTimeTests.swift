@@ -1,0 +1,97 @@
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Two chatd instances on one broker and one store, as behind a load balancer: a dialog's members on
+/// different instances see each other's typing and presence, relayed over chatd's events exchange.
+/// Real chat3-sim (membership), real RabbitMQ, real python-socketio clients.
+@Suite("Typing and presence across instances", .serialized)
+struct CrossInstanceRealTimeTests {
+    @Test("A on one instance and B on another: B's arrival and departure reach A, A's typing reaches B, once each")
+    func typingAndPresenceCrossInstances() async throws {
+        try await RabbitMQFixture.with { broker in
+            let directory = try TemporaryDirectory("cross-instance")
+            defer { directory.remove() }
+            let updates = broker.name("updates")
+            let sim = try await Chat3SimProcess.start(arguments: ["--exchange", updates],
+                                                      logURL: directory.url.appendingPathComponent("sim.log"))
+            defer { Task { await sim.service.stop() } }
+            let configFile = directory.path("chatd.toml")
+            try "[rabbitmq]\nqueue_template = \"\(broker.name("{instance}_{userId}"))\"\nqueue_expires = \"1m\"\n"
+                .write(toFile: configFile, atomically: true, encoding: .utf8)
+            let shared = [
+                "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))", "CHATD_STATE_DIR": directory.url.path,
+                "CHATD_CONFIG": configFile, "JWT_SECRET": String(repeating: "X", count: 40),
+                "SMS_SENDER": "command", "SMS_COMMAND": "echo \"$SMS_PHONE $SMS_CODE\" >> '\(directory.path("sms.txt"))'",
+                "CHAT3_API_URL": sim.apiURL, "CHAT3_API_KEY": sim.apiKey, "RABBITMQ_UPDATES_EXCHANGE": updates,
+                "CHATD_EVENTS_EXCHANGE": broker.name("events"),
+            ]
+            var instances: [ChatdProcess] = []
+            defer { for instance in instances { Task { await instance.service.stop() } } }
+            for name in ["east", "west"] {
+                instances.append(try await ChatdProcess.start(
+                    environment: shared.merging(["CHATD_INSTANCE": name,
+                                                 "CHATD_CONTROL_SOCKET": directory.path("\(name).sock")]) { $1 },
+                    logURL: directory.url.appendingPathComponent("\(name).log")))
+            }
+            let (east, west) = (instances[0], instances[1])
+            let alice = try await Self.login(east.baseURL, directory: directory, phone: "79002220001", name: "Alice")
+            let bob = try await Self.login(west.baseURL, directory: directory, phone: "79002220002", name: "Bob")
+            let created = try await HTTPTestClient.json("POST", "\(east.baseURL)/api/dialogs",
+                                                         ["name": "A and B", "memberIds": [.string(bob.userId)]],
+                                                         token: alice.token)
+            #expect(created.status == 201, "\(created.text)")
+            let dialogId = try #require(created.json?["data"]?["dialogId"]?.stringValue)
+
+            let clientA = try ScriptedSocketClient(url: east.baseURL, token: alice.token)
+            defer { Task { await clientA.stop() } }
+            try await clientA.waitFor { $0["connected"] == true }
+            clientA.emit("dialog:join", .string(dialogId), ack: true)
+            let joinedA = try await clientA.waitFor { $0["ack"] == "dialog:join" }
+            #expect(joinedA["data"]?["ok"] == true, "\(joinedA)")
+
+            let clientB = try ScriptedSocketClient(url: west.baseURL, token: bob.token)
+            defer { Task { await clientB.stop() } }
+            try await clientB.waitFor { $0["connected"] == true }
+            clientB.emit("dialog:join", .string(dialogId), ack: true)
+            let joinedB = try await clientB.waitFor { $0["ack"] == "dialog:join" }
+            #expect(joinedB["data"]?["ok"] == true, "\(joinedB)")
+            let online = try await clientA.waitForEvent("user:online") { $0["userId"]?.stringValue == bob.userId }
+            #expect(online["userName"] == "Bob")
+
+            clientA.emit("typing:start", ["dialogId": .string(dialogId)], ack: true)
+            let started = try await clientB.waitForEvent("typing:start") { $0["userId"]?.stringValue == alice.userId }
+            #expect(started["dialogId"]?.stringValue == dialogId)
+            #expect(started["userName"] == "Alice")
+            let typing = try await clientB.waitForEvent("typing:update") { $0["userId"]?.stringValue == alice.userId }
+            #expect(typing["expiresInMs"] == 5000)
+            clientA.emit("typing:stop", ["dialogId": .string(dialogId)], ack: true)
+            _ = try await clientB.waitForEvent("typing:stop") { $0["userId"]?.stringValue == alice.userId }
+
+            clientB.disconnect()
+            _ = try await clientA.waitForEvent("user:offline") { $0["userId"]?.stringValue == bob.userId }
+            // Relayed once: no instance echoes its own emits back, none relays a relayed one.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(clientA.events("user:online").count == 1, "\(clientA.events("user:online"))")
+            #expect(clientA.events("user:offline").count == 1, "\(clientA.events("user:offline"))")
+            #expect(clientB.events("typing:start").count == 1, "\(clientB.events("typing:start"))")
+            #expect(clientA.events("typing:start").isEmpty, "the sender got its own typing back")
+        }
+    }
+
+    /// request-code, then verify-code with the code the SMS command wrote down.
+    static func login(_ baseURL: String, directory: TemporaryDirectory, phone: String, name: String) async throws
+        -> (token: String, userId: String) {
+        let requested = try await HTTPTestClient.json("POST", "\(baseURL)/api/auth/request-code",
+                                                       ["phone": .string(phone), "name": .string(name)])
+        #expect(requested.status == 200, "\(requested.text)")
+        let sent = (try? String(contentsOfFile: directory.path("sms.txt"), encoding: .utf8)) ?? ""
+        let code = try #require(sent.split(separator: "\n").last { $0.hasPrefix(phone + " ") }?.split(separator: " ").last)
+        let verified = try await HTTPTestClient.json("POST", "\(baseURL)/api/auth/verify-code",
+                                                      ["phone": .string(phone), "code": .string(String(code))])
+        #expect(verified.status == 200, "\(verified.text)")
+        return (try #require(verified.json?["token"]?.stringValue),
+                try #require(verified.json?["user"]?["userId"]?.stringValue))
+    }
+}
