@@ -150,19 +150,20 @@ public enum Daemon {
         let origins = AllowedOrigins(config.corsOrigins)
         let router = buildRouter(services, origins: origins)
         let started = Date()
+        // Ready once both HTTP and the control socket listen, so `chatctl daemon status` answers at once.
+        let readiness = ReadinessGate(waitingFor: [.http, .control]) { port in
+            logger.notice("chatd ready", metadata: [
+                "http.port": "\(port)", "store": "\(services.store.location)",
+                "startup.ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+            ])
+            notifier.notify("READY=1\nSTATUS=serving on port \(port)")
+            onReady(port)
+        }
         let app = Application(
             router: router,
             server: RealTimeWebSocket.serverBuilder(hub: services.realTime),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? config.port
-                logger.notice("chatd ready", metadata: [
-                    "http.port": "\(port)", "store": "\(services.store.location)",
-                    "startup.ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
-                ])
-                notifier.notify("READY=1\nSTATUS=serving on port \(port)")
-                onReady(port)
-            },
+            onServerRunning: { channel in readiness.listening(.http, port: channel.localAddress?.port ?? config.port) },
             logger: logger)
         // Set up before serving, so a second chatd on the same control socket stops here.
         let controller = LiveDaemonControl(services: services, options: control ?? .fixed(config),
@@ -170,7 +171,8 @@ public enum Daemon {
         let controlServer: ControlServer
         do {
             controlServer = try ControlServer(path: config.controlSocket, operatorGroup: config.operatorGroup,
-                                              controller: controller, logger: logger)
+                                              controller: controller, logger: logger,
+                                              onListening: { readiness.listening(.control) })
         } catch { throw StartupError.controlSocket(error.description) }
         let serviceGroup = ServiceGroup(configuration: .init(
             // Shut down in reverse: sockets close first (clients reconnect elsewhere), then HTTP, then AMQP;

@@ -18,25 +18,31 @@ public struct ControlServer: Service {
     let controller: any DaemonControlling
     let access: ControlAccess
     let logger: Logger
+    /// Called once the socket accepts connections with its final mode and group.
+    let onListening: @Sendable () -> Void
 
     /// Prepares the socket path (throws when another chatd listens there or the path is not a socket).
-    public init(path: String, operatorGroup: String, controller: any DaemonControlling, logger: Logger) throws(ControlSocketError) {
+    public init(path: String, operatorGroup: String, controller: any DaemonControlling, logger: Logger,
+                onListening: @escaping @Sendable () -> Void = {}) throws(ControlSocketError) {
         socket = try ControlSocketFile.prepare(path: path, operatorGroup: operatorGroup)
         self.controller = controller
         access = ControlAccess(operatorGroup: operatorGroup)
         self.logger = logger
+        self.onListening = onListening
     }
 
     public func run() async throws {
         let router = ControlRoutes.buildRouter(controller: controller, access: access, logger: logger)
         let socket = socket
         let logger = logger
+        let onListening = onListening
         let app = Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: socket.path), serverName: nil),
             onServerRunning: { _ in
                 socket.secure(logger: logger)
                 logger.info("control socket listening", metadata: ["control.socket": "\(socket.path)"])
+                onListening()
             },
             // Hummingbird's own lines (startup, per-request) stay below notice.
             logger: Logger(label: "chatd.control"))
