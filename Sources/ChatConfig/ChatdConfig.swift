@@ -17,6 +17,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var corsOrigins: [String]
+    /// Proxies whose `X-Forwarded-For` names the client (for per-address limits).
+    public var trustedProxies: TrustedProxies
     public var storeURL: String
     public var rabbitMQURL: String
     public var updatesExchange: String

@@ -38,6 +38,8 @@ extension ConfigKey {
                   "HTTP and Socket.IO port; 0 picks a free port and logs it"),
         ConfigKey("server.cors_origins", env: ["CORS_ORIGINS"], default: "",
                   "comma-separated origins allowed by CORS, or * for any; empty allows none"),
+        ConfigKey("server.trusted_proxies", env: ["CHATD_TRUSTED_PROXIES"], default: "",
+                  "reverse proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed for the client address"),
         ConfigKey("store.url", env: ["CHATD_STORE", "MONGODB_URI"], flag: "store",
                   "sqlite:///path/chatd.sqlite or mongodb://host/db; default: chatd.sqlite in the state directory"),
         ConfigKey("rabbitmq.url", env: ["RABBITMQ_URL"], flag: "rabbitmq-url",

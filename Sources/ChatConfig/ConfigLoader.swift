@@ -98,6 +98,11 @@ public struct ConfigLoader: Sendable {
         let cors = (reader.optional("server.cors_origins") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 
+        let trustedProxies: TrustedProxies
+        do { trustedProxies = try TrustedProxies(parsing: reader.optional("server.trusted_proxies") ?? "") } catch {
+            throw .invalid(key: "server.trusted_proxies", reason: error.description)
+        }
+
         let queueTemplate = try reader.template("rabbitmq.queue_template")
         let instanceName = reader.optional("rabbitmq.instance") ?? ""
         guard instanceName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
@@ -120,6 +125,7 @@ public struct ConfigLoader: Sendable {
             host: try reader.string("server.host"),
             port: try reader.int("server.port", in: 0...65535),
             corsOrigins: cors,
+            trustedProxies: trustedProxies,
             storeURL: storeURL,
             rabbitMQURL: try reader.url("rabbitmq.url", schemes: ["amqp"]),
             updatesExchange: try reader.string("rabbitmq.updates_exchange"),

@@ -70,6 +70,7 @@ struct ConfigLoaderTests {
         (["SMS_SENDER": "pigeon"], "sms.sender"),
         (["SMS_SENDER": "webhook"], "sms.webhook_url"),
         (["CHATD_DEV": "maybe"], "dev"),
+        (["CHATD_TRUSTED_PROXIES": "127.0.0.1, nginx"], "server.trusted_proxies"),
     ])
     func badValues(env: [String: String], key: String) {
         var environment = ["JWT_SECRET": secret, "CHATD_DEV": "1"]

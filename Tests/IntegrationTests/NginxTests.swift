@@ -15,7 +15,7 @@ struct NginxTests {
 
         var upstreams: Set<String> { Set(instances.map { "127.0.0.1:\($0.port)" }) }
 
-        static func start() async throws -> Cluster {
+        static func start(configLines: String = "", environment extra: [String: String] = [:]) async throws -> Cluster {
             // Without nginx this suite cannot say anything: fail loudly, never skip.
             guard NginxProcess.executable != nil else { throw NginxError.notInstalled }
             let directory = try TemporaryDirectory("nginx")
@@ -26,7 +26,7 @@ struct NginxTests {
                 [rabbitmq]
                 queue_template = "chatpapp_{instance}_user_{userId}_updates"
                 queue_expires = "0"
-
+                \(configLines)
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             let shared = [
                 "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))",
@@ -36,7 +36,7 @@ struct NginxTests {
                 "SMS_COMMAND": "true",
                 // Nothing listens on the discard port: membership checks answer chat3_unavailable.
                 "CHAT3_API_URL": "http://127.0.0.1:9/api",
-            ]
+            ].merging(extra) { $1 }
             let created = try await runCommand(ChatBinaries.path("chatctl"),
                                                ["user", "create", "--phone", "79005550177", "--name", "Nora", "--json"],
                                                environment: shared)
@@ -212,6 +212,33 @@ struct NginxTests {
             #expect(Set(entries.map(\.upstream)).count == 1, "\(client) was split: \(entries)")
         }
         #expect(!requests.contains { $0.status == 400 }, "\(requests)")
+        #expect(await cluster.stop(), "\(cluster.logs)")
+    }
+
+    @Test("with nginx as a trusted proxy, auth.ip_hourly_limit counts each client's address, not nginx's")
+    func perClientLimitBehindNginx() async throws {
+        let cluster = try await Cluster.start(configLines: "[auth]\nip_hourly_limit = 2\n",
+                                              environment: ["CHATD_TRUSTED_PROXIES": "127.0.0.1"])
+        defer { cluster.directory.remove() }
+        // Test-only, as above: the test plays the front proxy, so each request brings its client address.
+        let nginx: NginxProcess
+        do {
+            nginx = try await cluster.nginx(httpDirectives: ["set_real_ip_from 127.0.0.1;", "real_ip_header X-Forwarded-For;"])
+        } catch {
+            _ = await cluster.stop()
+            throw error
+        }
+        func requestCode(from client: String, phone: String) async throws -> Int {
+            try await HTTPTestClient.send("POST", "\(nginx.baseURL)/api/auth/request-code",
+                                          headers: ["X-Forwarded-For": client, "Content-Type": "application/json"],
+                                          body: Data(#"{"phone":"\#(phone)","name":"Limit"}"#.utf8)).status
+        }
+        #expect(try await requestCode(from: "198.51.100.1", phone: "79005550201") == 200)
+        #expect(try await requestCode(from: "198.51.100.1", phone: "79005550202") == 200)
+        #expect(try await requestCode(from: "198.51.100.1", phone: "79005550203") == 429)
+        // Another client behind the same nginx is not held back by the first one's limit.
+        #expect(try await requestCode(from: "198.51.100.2", phone: "79005550204") == 200)
+        await nginx.stop()
         #expect(await cluster.stop(), "\(cluster.logs)")
     }
 

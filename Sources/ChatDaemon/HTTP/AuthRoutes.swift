@@ -1,5 +1,6 @@
 import ChatAuth
 import ChatCore
+import HTTPTypes
 import Hummingbird
 
 extension APIError {
@@ -49,18 +50,22 @@ enum BearerToken {
 
 struct AuthRoutes {
     let services: DaemonServices
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     func register(on router: Router<ChatRequestContext>) {
         let logins = services.logins
         let tokens = services.tokens
         let metrics = services.metrics
+        let proxies = services.config.trustedProxies
         router.post("/api/auth/request-code") { request, context in
             var request = request
             let body = try await request.jsonObject(context: context)
             let phone = try Self.string(body, "phone", required: true)!
             let name = try Self.string(body, "name", required: false)
             do {
-                let isNew = try await logins.requestCode(phone: phone, name: name, clientAddress: context.clientAddress)
+                let client = proxies.clientAddress(peer: context.clientAddress,
+                                                   forwardedFor: request.headers[Self.forwardedFor])
+                let isNew = try await logins.requestCode(phone: phone, name: name, clientAddress: client)
                 metrics.authCodesIssued.increment()
                 return JSONResponse.ok(["message": "Verification code sent", "isNewUser": .bool(isNew)])
             } catch let error as AuthError {
