@@ -88,7 +88,7 @@ let package = Package(
         .target(name: "ChatControl", dependencies: ["ChatCore"], swiftSettings: strict),
         // Every chatctl command, as a library so tests can run them in-process.
         .target(name: "ChatCTL",
-                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "ChatControl", "ChatAMQP",
+                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "ChatControl", "ChatAMQP", "Chat3Client",
                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),

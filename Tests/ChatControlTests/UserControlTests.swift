@@ -47,4 +47,77 @@ struct UserControlTests {
         let shown = try await runCommand(chatctl, ["user", "show", id, "--json"], environment: environment)
         #expect(try JSONValue.parse(shown.stdout)["status"]?.stringValue == "disabled")
     }
+
+    /// Whether chat3-sim has a user record for `userId` (tenant tnt_default).
+    static func chat3Knows(_ sim: Chat3SimProcess, _ userId: String) async throws -> Bool {
+        let answer = try await HTTPTestClient.send("GET", "\(sim.apiURL)/users/\(userId)",
+                                                   headers: ["X-API-Key": sim.apiKey, "X-Tenant-ID": "tnt_default"])
+        #expect(answer.status == 200 || answer.status == 404, "\(answer.text)")
+        return answer.status == 200 && answer.json?["data"]?["userId"]?.stringValue == userId
+    }
+
+    @Test("user create registers the user in a reachable Chat3; rename registers one Chat3 did not know yet")
+    func createAndRenameRegisterInChat3() async throws {
+        let directory = try TemporaryDirectory("chatctl-chat3")
+        defer { directory.remove() }
+        let sim = try await Chat3SimProcess.start(logURL: directory.url.appendingPathComponent("sim.log"))
+        defer { Task { await sim.service.stop() } }
+        var environment = ControlFixture.environment(directory)
+        environment["CHAT3_API_URL"] = sim.apiURL
+        environment["CHAT3_API_KEY"] = sim.apiKey
+        let chatctl = ChatBinaries.path("chatctl")
+
+        let created = try await runCommand(chatctl, ["user", "create", "--phone", "79002220004", "--name", "Dee", "--json"],
+                                           environment: environment)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stderr.isEmpty, "\(created.stderr)")
+        let id = try #require(try JSONValue.parse(created.stdout)["userId"]?.stringValue)
+        #expect(try await Self.chat3Knows(sim, id))
+
+        // A user created while Chat3 was away is registered by the next rename.
+        var away = environment
+        away["CHAT3_API_URL"] = "http://127.0.0.1:9/api"
+        let offline = try await runCommand(chatctl, ["user", "create", "--phone", "79002220005", "--name", "Eve", "--json"],
+                                           environment: away)
+        let offlineId = try #require(try JSONValue.parse(offline.stdout)["userId"]?.stringValue, "\(offline.stderr)")
+        #expect(try await !Self.chat3Knows(sim, offlineId))
+        let renamed = try await runCommand(chatctl, ["user", "rename", offlineId, "Eve Online", "--json"], environment: environment)
+        #expect(renamed.status == 0, "\(renamed.stderr)")
+        #expect(try JSONValue.parse(renamed.stdout)["name"]?.stringValue == "Eve Online")
+        #expect(try await Self.chat3Knows(sim, offlineId))
+    }
+
+    @Test("user create with Chat3 unreachable still creates the user, warns on stderr naming Chat3, and exits 0")
+    func createWithChat3Unreachable() async throws {
+        let directory = try TemporaryDirectory("chatctl-nochat3")
+        defer { directory.remove() }
+        var environment = ControlFixture.environment(directory)
+        environment["CHAT3_API_URL"] = "http://127.0.0.1:9/api"
+        let chatctl = ChatBinaries.path("chatctl")
+        let created = try await runCommand(chatctl, ["user", "create", "--phone", "79002220006", "--name", "Fay", "--json"],
+                                           environment: environment)
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = try #require(try JSONValue.parse(created.stdout)["userId"]?.stringValue)
+        #expect(created.stderrLines.count == 1, "\(created.stderr)")
+        #expect(created.stderr.contains("warning: \(id) is in the store but not registered in Chat3 at http://127.0.0.1:9/api"),
+                "\(created.stderr)")
+        #expect(created.stderr.contains("Chat3 cannot be reached"), "\(created.stderr)")
+        let shown = try await runCommand(chatctl, ["user", "show", id, "--json"], environment: environment)
+        #expect(shown.status == 0)
+        #expect(try JSONValue.parse(shown.stdout)["name"]?.stringValue == "Fay")
+    }
+
+    @Test("a broken chat3 setting stops user create before anything is written, with exit 78")
+    func brokenChat3ConfigWritesNothing() async throws {
+        let directory = try TemporaryDirectory("chatctl-badchat3")
+        defer { directory.remove() }
+        var environment = ControlFixture.environment(directory)
+        environment["CHAT3_API_URL"] = "ftp://chat3.example/api"
+        let chatctl = ChatBinaries.path("chatctl")
+        let created = try await runCommand(chatctl, ["user", "create", "--phone", "79002220007", "--name", "Gus"], environment: environment)
+        #expect(created.status == 78, "\(created.stderr)")
+        #expect(created.stderr.contains("chat3.url"))
+        let list = try await runCommand(chatctl, ["user", "list", "--json"], environment: environment)
+        #expect(try JSONValue.parse(list.stdout).arrayValue?.isEmpty == true, "\(list.stdout)")
+    }
 }
