@@ -18,18 +18,35 @@ public struct SessionClaims: JWTPayload, Equatable {
 
 /// Issues and checks JWTs. chatd's HTTP middleware, its Socket.IO handshake and chatctl all use
 /// `authenticate`, so a token is accepted or refused the same way everywhere.
+///
+/// Accepted tokens are remembered for `recheckInterval` (see `AcceptedTokenCache`): within it a repeated
+/// token costs a dictionary lookup, not an HMAC and two store reads. Copies of a `TokenService` share that
+/// memory, so a logout through one copy is refused by all of them at once.
 public struct TokenService: Sendable {
     public static let algorithm = "HS256"
+    /// How long an accepted token is trusted before the store is asked again: the most by which this
+    /// process can be late to see a revocation or a disabled user written by another process.
+    public static let defaultRecheckInterval: Duration = .seconds(1)
     private let keys: JWTKeyCollection
     public let lifetimeSeconds: Double
     private let store: any UserStore
+    private let accepted: AcceptedTokenCache
+    private let clock: TokenClock
 
-    public init(secret: String, lifetimeSeconds: Double, store: any UserStore) async {
+    /// `recheckInterval` `.zero` checks every token in full against the store every time.
+    public init(secret: String, lifetimeSeconds: Double, store: any UserStore,
+                recheckInterval: Duration = TokenService.defaultRecheckInterval,
+                cacheCapacity: Int = 10_000, clock: TokenClock = .system) async {
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: Data(secret.utf8)), digestAlgorithm: .sha256)
         self.lifetimeSeconds = lifetimeSeconds
         self.store = store
+        self.clock = clock
+        accepted = AcceptedTokenCache(lifetime: recheckInterval, capacity: cacheCapacity, clock: clock)
     }
+
+    /// How long an accepted token is trusted before it is checked against the store again.
+    public var recheckInterval: Duration { accepted.lifetime }
 
     public func mint(for user: User, lifetimeSeconds: Double? = nil, now exact: Date = Date()) async throws -> String {
         // Whole seconds, as every JWT library writes NumericDate.
@@ -57,19 +74,34 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// The full check: signature, algorithm, expiry, revocation, and an active user.
+    /// The full check: signature, algorithm, expiry, revocation, and an active user. A token accepted
+    /// less than `recheckInterval` ago is answered from memory (its expiry still checked); see the type.
     public func authenticate(_ token: String) async throws -> (User, SessionClaims) {
+        if let hit = accepted.lookup(token) { return hit }
         let claims = try await verifySignature(token)
+        guard claims.exp.value > clock.date() else { throw AuthError.invalidToken("expired") }
         guard let userId = UserID(rawValue: claims.userId) else { throw AuthError.invalidToken("bad userId claim") }
+        let checkStarted = clock.instant()
         if try await store.isTokenRevoked(jti: claims.jti.value) { throw AuthError.revoked }
         guard let user = try await store.user(id: userId) else { throw AuthError.unknownUser }
         guard user.status == .active else { throw AuthError.accountDisabled }
+        accepted.insert(token, user: user, claims: claims, checkStarted: checkStarted)
         return (user, claims)
     }
 
-    /// Revokes a token until it would have expired anyway.
+    /// Revokes a token until it would have expired anyway. This process refuses it from the moment this is
+    /// called; other processes once their `recheckInterval` has passed.
     public func revoke(_ claims: SessionClaims) async throws {
+        accepted.revoking(jti: claims.jti.value)
+        defer { accepted.revoked(jti: claims.jti.value) }
         try await store.revokeToken(jti: claims.jti.value, expiresAt: claims.exp.value)
+    }
+
+    /// Makes the next check of any token of `userId` read the store, so a disable or delete this process
+    /// learns about (for instance `chatctl user disable` asking chatd to kick the user) is enforced at once
+    /// instead of within `recheckInterval`.
+    public func forget(user userId: UserID) {
+        accepted.forget(user: userId.rawValue)
     }
 
     /// The `alg` field of a token's header, read without trusting anything else in it.
