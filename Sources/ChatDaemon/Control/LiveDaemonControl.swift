@@ -150,8 +150,9 @@ enum ReloadDiff {
     /// Config key names by `ChatdConfig` property, for reporting.
     static let keyNames: [String: String] = [
         "dev": "dev", "stateDirectory": "state_dir", "logLevel": "log.level", "host": "server.host",
-        "port": "server.port", "corsOrigins": "server.cors_origins", "storeURL": "store.url",
-        "rabbitMQURL": "rabbitmq.url", "updatesExchange": "rabbitmq.updates_exchange",
+        "port": "server.port", "corsOrigins": "server.cors_origins", "trustedProxies": "server.trusted_proxies",
+        "storeURL": "store.url", "rabbitMQURL": "rabbitmq.url", "updatesExchange": "rabbitmq.updates_exchange",
+        "eventsExchange": "rabbitmq.events_exchange",
         "managementURL": "rabbitmq.management_url", "queueTemplate": "rabbitmq.queue_template",
         "instanceName": "rabbitmq.instance", "bindingTemplates": "rabbitmq.bindings",
         "queueExpiresSeconds": "rabbitmq.queue_expires", "prefetch": "rabbitmq.prefetch", "chat3URL": "chat3.url",
