@@ -18,11 +18,24 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
         var configuration = Configuration()
         // Another process may hold the write lock for a moment; wait instead of failing.
         configuration.busyMode = .timeout(5)
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.write { db in try Self.createSchema(db) }
-        } catch {
-            throw StoreError.unavailable("cannot open \(path): \(Self.describe(error))")
+        pool = try Self.open(path, configuration: configuration)
+    }
+
+    /// Opens the pool and creates the tables. Switching a new file to WAL takes an exclusive lock that
+    /// SQLite does not wait for, so processes opening a new database together (several `chatctl` at
+    /// once, chatd starting beside them) may be told "database is locked": retry for up to 5 s.
+    private static func open(_ path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try pool.write { db in try Self.createSchema(db) }
+                return pool
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.02 + Double.random(in: 0...0.03))
+            } catch {
+                throw StoreError.unavailable("cannot open \(path): \(Self.describe(error))")
+            }
         }
     }
 
