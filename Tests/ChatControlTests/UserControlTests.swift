@@ -19,10 +19,16 @@ struct UserControlTests {
         try await annSocket.waitFor { $0["connected"]?.boolValue == true }
         try await bobSocket.waitFor { $0["connected"]?.boolValue == true }
 
+        // chatd has just accepted Ann's token, so without the kick it could trust it a moment longer.
+        let me = "\(fixture.chatd.baseURL)/api/auth/me"
+        #expect(try await HTTPTestClient.json("GET", me, token: annToken).status == 200)
         let disabled = try await fixture.chatctl(["user", "disable", ann, "--json"])
         #expect(disabled.status == 0, "\(disabled.stderr)")
         #expect(try JSONValue.parse(disabled.stdout)["status"]?.stringValue == "disabled")
         #expect(disabled.stderr.contains("chatd closed 1 socket of \(ann)"), "\(disabled.stderr)")
+        let refused = try await HTTPTestClient.json("GET", me, token: annToken)
+        #expect(refused.status == 401, "\(refused.text)")
+        #expect(try await HTTPTestClient.json("GET", me, token: bobToken).status == 200)
         try await annSocket.waitFor { $0["disconnected"]?.boolValue == true }
         let status = try await fixture.client.status()
         #expect(status.connections == 1)

@@ -88,6 +88,9 @@ public final class LiveDaemonControl: DaemonControlling {
     }
 
     public func kick(user: UserID) async -> Int {
+        // First, so neither a reconnect nor an HTTP call rides on a token accepted a moment ago: after
+        // `chatctl user disable` (which kicks), the disable is enforced here at once.
+        services.tokens.forget(user: user)
         let count = await services.realTime.server.sockets(of: user).count
         await services.realTime.kick(user: user)
         services.logger.notice("user kicked", metadata: ["user.id": "\(user)", "socket.count": "\(count)"])
