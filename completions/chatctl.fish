@@ -170,7 +170,7 @@ complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_positional "cha
 complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_positional "chatctl user" -eq 1' -fa 'rename' -d 'Change a user\'s display name (and make sure Chat3 knows the user).'
 complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_positional "chatctl user" -eq 1' -fa 'disable' -d 'Disable a user: no login, tokens refused, and a running chatd closes their sockets.'
 complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_positional "chatctl user" -eq 1' -fa 'enable' -d 'Enable a disabled user.'
-complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_positional "chatctl user" -eq 1' -fa 'delete' -d 'Delete a user.'
+complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_positional "chatctl user" -eq 1' -fa 'delete' -d 'Delete a user; a running chatd closes their sockets.'
 complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_flags_or_options "chatctl user list" config' -l 'config' -d 'Config file (same as chatd\'s; default /etc/chatd/chatd.toml).' -rfka ''
 complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_flags_or_options "chatctl user list" store' -l 'store' -d 'Store URL: sqlite:///path or mongodb://host/db (or CHATD_STORE).' -rfka ''
 complete -c 'chatctl' -n '__chatctl_should_offer_completions_for_flags_or_options "chatctl user list" socket' -l 'socket' -d 'Control socket of a running chatd (or CHATD_CONTROL_SOCKET).' -rfka ''

@@ -35,6 +35,23 @@ struct UserControlTests {
         #expect(!bobSocket.received.contains { $0["disconnected"]?.boolValue == true })
     }
 
+    @Test("user delete closes the deleted user's socket through the running chatd")
+    func deleteClosesSockets() async throws {
+        let fixture = try await ControlFixture.start()
+        defer { Task { await fixture.stop() } }
+        let (ann, annToken) = try await fixture.userWithToken(phone: "79002220008")
+        let socket = try ScriptedSocketClient(url: fixture.chatd.baseURL, token: annToken, transports: "websocket")
+        defer { Task { await socket.stop() } }
+        try await socket.waitFor { $0["connected"]?.boolValue == true }
+
+        let deleted = try await fixture.chatctl(["user", "delete", ann, "--yes"])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(deleted.stdout == "deleted \(ann)\n")
+        #expect(deleted.stderr.contains("chatd closed 1 socket of \(ann)"), "\(deleted.stderr)")
+        try await socket.waitFor { $0["disconnected"]?.boolValue == true }
+        #expect(try await fixture.client.status().connections == 0)
+    }
+
     @Test("user disable without a running chatd still disables the user, says so on stderr and exits 0")
     func disableWithoutDaemon() async throws {
         let directory = try TemporaryDirectory("chatctl-disable")

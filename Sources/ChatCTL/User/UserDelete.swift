@@ -3,7 +3,8 @@ import ChatCore
 import ChatStore
 
 struct UserDelete: CTLCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a user.")
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete a user; a running chatd closes their sockets.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The userId (usr_…).") var userId: String
@@ -28,5 +29,6 @@ struct UserDelete: CTLCommand {
         } else {
             context.print("deleted \(id)")
         }
+        try await UserStatusChange.closeSockets(of: id, because: "deleted", global, context)
     }
 }

@@ -32,12 +32,12 @@ enum UserStatusChange {
         let store = try await global.openStore(context)
         defer { Task { await store.close() } }
         UserPrinter.print(try await store.setStatus(id: id, to: status), json: global.json, context)
-        if status == .disabled { try await closeSockets(of: id, global, context) }
+        if status == .disabled { try await closeSockets(of: id, because: "disabled", global, context) }
     }
 
-    /// The store write is what disables the user (chatd refuses their tokens from now on); a running chatd is
-    /// also asked to close the sockets they already have. No chatd running means no sockets to close.
-    static func closeSockets(of id: UserID, _ global: GlobalOptions, _ context: CTLContext) async throws {
+    /// The store write is what disables (or deletes) the user: chatd refuses their tokens from now on. A running
+    /// chatd is also asked to close the sockets they already have. No chatd running means no sockets to close.
+    static func closeSockets(of id: UserID, because change: String, _ global: GlobalOptions, _ context: CTLContext) async throws {
         let client = ControlClient(socketPath: try global.controlSocketPath(context), timeoutSeconds: 10)
         do {
             let kicked = try await client.kick(userId: id.rawValue)
@@ -47,7 +47,7 @@ enum UserStatusChange {
         } catch {
             // The user stays disabled; only the disconnect is missing, and `daemon kick` can redo it.
             let failure = CTLError(error)
-            throw failure.withMessage("\(id) is disabled, but chatd did not close their sockets: \(failure.message) "
+            throw failure.withMessage("\(id) is \(change), but chatd did not close their sockets: \(failure.message) "
                                       + "(retry with chatctl daemon kick \(id))")
         }
     }
