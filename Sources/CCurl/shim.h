@@ -13,4 +13,5 @@ static inline CURLcode chatd_curl_set_header_callback(CURL *h, size_t (*cb)(char
     return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb);
 }
 static inline CURLcode chatd_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLMcode chatd_curl_multi_set_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 #endif

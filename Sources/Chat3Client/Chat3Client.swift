@@ -18,12 +18,13 @@ public struct Chat3ClientConfiguration: Sendable {
     public var breakerCooldown: Duration
     /// How long a positive membership answer is trusted.
     public var membershipLifetime: Duration
-    public var maxIdleConnections: Int
+    /// Connections to Chat3 open at once (more calls wait for one) and kept alive between calls.
+    public var maxConnections: Int
 
     public init(baseURL: String, apiKey: String?, tenant: String = "tnt_default", connectTimeout: Double = 2,
                 requestTimeout: Double = 5, maxRetries: Int = 2, breakerThreshold: Int = 5,
                 breakerCooldown: Duration = .seconds(2), membershipLifetime: Duration = .seconds(5),
-                maxIdleConnections: Int = 32) {
+                maxConnections: Int = 64) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.tenant = tenant
@@ -33,7 +34,7 @@ public struct Chat3ClientConfiguration: Sendable {
         self.breakerThreshold = breakerThreshold
         self.breakerCooldown = breakerCooldown
         self.membershipLifetime = membershipLifetime
-        self.maxIdleConnections = maxIdleConnections
+        self.maxConnections = maxConnections
     }
 }
 
@@ -73,7 +74,7 @@ public final class Chat3Client: Sendable {
         self.headers = headers
         transport = CurlTransport(connectTimeout: configuration.connectTimeout,
                                   requestTimeout: configuration.requestTimeout,
-                                  maxIdleConnections: configuration.maxIdleConnections)
+                                  maxConnections: configuration.maxConnections)
         breaker = CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown)
         memberships = ExpiringCache(lifetime: configuration.membershipLifetime, capacity: 100_000)
         messageDialogs = ExpiringCache(lifetime: .seconds(3600), capacity: 100_000)
@@ -342,12 +343,12 @@ public final class Chat3Client: Sendable {
         switch answer.status {
         case 200..<300:
             if answer.status == 204 || answer.body.isEmpty { return .success((answer.status, .null)) }
-            guard let json = try? JSONValue.parse(answer.body), json.objectValue != nil else {
+            guard let json = try? Chat3JSONReader.parse(answer.body), json.objectValue != nil else {
                 return .failure(.invalidResponse)
             }
             return .success((answer.status, json))
         case 400:
-            let json = try? JSONValue.parse(answer.body)
+            let json = try? Chat3JSONReader.parse(answer.body)
             let field = json?["field"]?.stringValue ?? json?["details"]?.arrayValue?.first?["field"]?.stringValue
             return .failure(.badRequest(field: field.flatMap(safeFieldName)))
         case 401: return .failure(.unauthorized)

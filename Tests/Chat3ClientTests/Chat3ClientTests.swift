@@ -1,6 +1,7 @@
 import Chat3Client
 import ChatCore
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Chat3 client against chat3-sim", .serialized)
@@ -123,6 +124,35 @@ struct Chat3ClientTests {
         let elapsed = clock.now - started
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "\(elapsed)")
         #expect(try await client.userDialogs(of: alice, page: 1, limit: 5).items.isEmpty, "the next call is fine")
+        await live.stop()
+    }
+
+    @Test("calls beyond the connection limit wait for a connection and all complete; a hanging call holds up none of them")
+    func concurrentCalls() async throws {
+        let live = try await LiveSimulator.start()
+        let client = live.client(requestTimeout: 8, maxConnections: 4)
+        await live.hook("POST", "/_sim/fail", ["hangMs": 5000, "count": 1, "path": "/api/dialogs"])
+        let hangingDone = Mutex(false)
+        let dialogId = DialogID(rawValue: "dlg_aaaaaaaaaaaaaaaaaaaa")!
+        let hanging = Task {
+            defer { hangingDone.withLock { $0 = true } }
+            return try? await client.dialog(dialogId)
+        }
+        while await !live.seen().contains(where: { $0.path.hasPrefix("/api/dialogs") }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<100 {
+                group.addTask {
+                    let user = UserID.make(String(format: "load%04d", index))
+                    return (try? await client.userDialogs(of: user, page: 1, limit: 5)) != nil
+                }
+            }
+            return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(answered == 100)
+        #expect(hangingDone.withLock { $0 } == false, "the other calls did not wait for the hanging one")
+        _ = await hanging.value
         await live.stop()
     }
 

@@ -55,10 +55,11 @@ final class LiveSimulator: Sendable {
     }
 
     func client(key: String? = LiveSimulator.key, requestTimeout: Double = 5, threshold: Int = 3,
-                cooldown: Duration = .milliseconds(300), baseURL: String? = nil) -> Chat3Client {
+                cooldown: Duration = .milliseconds(300), baseURL: String? = nil, maxConnections: Int = 64) -> Chat3Client {
         Chat3Client(configuration: Chat3ClientConfiguration(
             baseURL: baseURL ?? self.baseURL, apiKey: key, tenant: "tnt_default", connectTimeout: 1,
-            requestTimeout: requestTimeout, breakerThreshold: threshold, breakerCooldown: cooldown),
+            requestTimeout: requestTimeout, breakerThreshold: threshold, breakerCooldown: cooldown,
+            maxConnections: maxConnections),
             logger: Logger(label: "chat3", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 }
