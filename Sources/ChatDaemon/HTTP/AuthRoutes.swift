@@ -41,11 +41,34 @@ struct AuthMiddleware: RouterMiddleware {
 }
 
 enum BearerToken {
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, blanks around the
+    /// token ignored). Works on UTF-8 bytes: this runs on every authenticated request, and Foundation's
+    /// `trimmingCharacters` cost more than the cached token check itself.
     static func from(_ header: String?) -> String? {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        guard let header else { return nil }
+        let utf8 = header.utf8
+        var index = utf8.startIndex
+        for expected in "bearer ".utf8 {
+            guard index < utf8.endIndex else { return nil }
+            let byte = utf8[index]
+            // ASCII letters fold to lower case with 0x20; the space must be a space.
+            guard byte == expected || (expected != 0x20 && byte | 0x20 == expected) else { return nil }
+            index = utf8.index(after: index)
+        }
+        var end = utf8.endIndex
+        while index < end, isBlank(utf8[index]) { index = utf8.index(after: index) }
+        while end > index, isBlank(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+        guard index < end else { return nil }
+        let token = String(header[index..<end])
+        // Other Unicode white space (no token contains any) is trimmed as before.
+        if token.utf8.contains(where: { $0 >= 0x80 }) {
+            let trimmed = token.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        return token
     }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 }
 
 struct AuthRoutes {
