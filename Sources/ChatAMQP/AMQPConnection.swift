@@ -122,6 +122,35 @@ final class AMQPConnection {
         try checkLastReply(channel)
     }
 
+    // MARK: Pipelined methods (nowait): no reply is sent. A refusal closes the channel instead, and the
+    // next synchronous method on that channel reports it: the broker handles a channel's methods in order.
+
+    func declareQueueNoWait(_ channel: UInt16, name: String, durable: Bool, autoDelete: Bool,
+                            arguments: AMQPTable) throws(AMQPFailure) {
+        let status: Int32 = withBytes(name) { nameBytes in
+            arguments.withTable { table in
+                var method = amqp_queue_declare_t(ticket: 0, queue: nameBytes, passive: 0, durable: durable ? 1 : 0,
+                                                  exclusive: 0, auto_delete: autoDelete ? 1 : 0, nowait: 1,
+                                                  arguments: table)
+                return amqp_send_method(state, channel, AMQPConstants.queueDeclare, &method)
+            }
+        }
+        try checkStatus(status)
+    }
+
+    func bindQueueNoWait(_ channel: UInt16, queue: String, exchange: String, routingKey: String) throws(AMQPFailure) {
+        let status: Int32 = withBytes(queue) { queueBytes in
+            withBytes(exchange) { exchangeBytes in
+                withBytes(routingKey) { keyBytes in
+                    var method = amqp_queue_bind_t(ticket: 0, queue: queueBytes, exchange: exchangeBytes,
+                                                   routing_key: keyBytes, nowait: 1, arguments: amqp_empty_table)
+                    return amqp_send_method(state, channel, AMQPConstants.queueBind, &method)
+                }
+            }
+        }
+        try checkStatus(status)
+    }
+
     func consume(_ channel: UInt16, queue: String, consumerTag: String) throws(AMQPFailure) {
         withBytes(queue) { queueBytes in
             withBytes(consumerTag) { tagBytes in
@@ -422,6 +451,8 @@ final class AMQPTable {
 enum AMQPConstants {
     // Method ids are (class << 16 | method); librabbitmq's macros for them carry casts Swift cannot import.
     static let basicAck: amqp_method_number_t = 0x003C_0050
+    static let queueDeclare: amqp_method_number_t = 0x0032_000A
+    static let queueBind: amqp_method_number_t = 0x0032_0014
     static let basicNack: amqp_method_number_t = 0x003C_0078
     static let basicCancel: amqp_method_number_t = 0x003C_001E
     static let basicReturn: amqp_method_number_t = 0x003C_0032

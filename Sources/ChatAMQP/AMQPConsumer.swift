@@ -342,27 +342,41 @@ private final class ConsumerLoop {
         }
     }
 
-    /// Declares, binds and consumes one subscription's queue.
+    /// Declares, binds and consumes one subscription's queue, in two round trips rather than one per
+    /// method: the declaration and all but the last binding are pipelined (nowait) and the last binding
+    /// waits for its reply, which the broker sends only after the methods before it succeeded; if one
+    /// failed, the channel.close it caused is that reply, so the error still belongs to this queue.
+    /// Connect storms subscribe thousands of users, so round trips are what bounds them.
     private func establish(_ subscription: AMQPConsumer.Subscription, on connection: AMQPConnection) throws(AMQPFailure) {
         let arguments = AMQPTable()
         if let expires = subscription.arguments.expiresMs { arguments.set("x-expires", int64: Int64(expires)) }
         if let ttl = subscription.arguments.messageTTLMs { arguments.set("x-message-ttl", int64: Int64(ttl)) }
+        let queue = subscription.queue
         do {
-            try connection.declareQueue(Self.adminChannel, name: subscription.queue,
-                                        durable: subscription.arguments.durable,
-                                        autoDelete: subscription.arguments.autoDelete, arguments: arguments)
+            try connection.declareQueueNoWait(Self.adminChannel, name: queue, durable: subscription.arguments.durable,
+                                              autoDelete: subscription.arguments.autoDelete, arguments: arguments)
+            for binding in subscription.bindings.dropLast() {
+                try connection.bindQueueNoWait(Self.adminChannel, queue: queue, exchange: binding.exchange,
+                                               routingKey: binding.routingKey)
+            }
+            if let last = subscription.bindings.last {
+                try connection.bindQueue(Self.adminChannel, queue: queue, exchange: last.exchange, routingKey: last.routingKey)
+            } else {
+                try connection.declareQueuePassive(Self.adminChannel, name: queue)
+            }
         } catch .channelClosed(_, 406, let text) {
-            // PRECONDITION_FAILED: the queue exists with other arguments. Use it as it is.
+            // PRECONDITION_FAILED from the declaration: the queue exists with other arguments. Use it
+            // as it is, one method at a time.
             try connection.openChannel(Self.adminChannel)
-            try connection.declareQueuePassive(Self.adminChannel, name: subscription.queue)
+            try connection.declareQueuePassive(Self.adminChannel, name: queue)
             logger.warning("amqp queue exists with other arguments, using it as is",
-                           metadata: ["amqp.queue": "\(subscription.queue)", "error": "\(text)"])
+                           metadata: ["amqp.queue": "\(queue)", "error": "\(text)"])
+            for binding in subscription.bindings {
+                try connection.bindQueue(Self.adminChannel, queue: queue, exchange: binding.exchange,
+                                         routingKey: binding.routingKey)
+            }
         }
-        for binding in subscription.bindings {
-            try connection.bindQueue(Self.adminChannel, queue: subscription.queue, exchange: binding.exchange,
-                                     routingKey: binding.routingKey)
-        }
-        try connection.consume(Self.consumeChannel, queue: subscription.queue, consumerTag: subscription.tag.rawValue)
+        try connection.consume(Self.consumeChannel, queue: queue, consumerTag: subscription.tag.rawValue)
     }
 
     // MARK: Connection

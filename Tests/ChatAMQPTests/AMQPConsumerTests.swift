@@ -164,6 +164,27 @@ struct AMQPConsumerTests {
         }
     }
 
+    @Test func aRefusedBindingFailsItsOwnSubscribeOnlyAndTheNextOneWorks() async throws {
+        try await RabbitMQFixture.with { fixture in
+            let setup = try await Setup(fixture)
+            // The first binding is pipelined and refused (no such exchange); the error must surface on
+            // this subscribe, not on the next one.
+            await #expect(throws: AMQPError.self) {
+                _ = try await setup.consumer.consumer.subscribe(
+                    queue: fixture.name("orphan"),
+                    bindings: [(fixture.name("missing"), "k"), (setup.exchange, "k")])
+            }
+            _ = try await setup.consumer.consumer.subscribe(queue: fixture.name("fine"), bindings: [(setup.exchange, "ok.*"),
+                                                                                                      (setup.exchange, "also.*")])
+            try await setup.publish("first", key: "ok.1")
+            try await setup.publish("second", key: "also.1")
+            await setup.consumer.deliveries.wait(for: 2)
+            #expect(setup.consumer.bodies() == ["first", "second"])
+            #expect(setup.consumer.consumer.state == .connected)
+            await setup.close()
+        }
+    }
+
     @Test func deletingAQueueUnderAConsumerReportsTheSubscriptionLost() async throws {
         try await RabbitMQFixture.with { fixture in
             let setup = try await Setup(fixture)
