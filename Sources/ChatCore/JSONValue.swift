@@ -59,14 +59,9 @@ extension JSONValue {
         try parse(Data(text.utf8))
     }
 
-    /// Compact JSON text with sorted keys, so output is stable.
-    public func serialized() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail: every case maps to a JSON value.
-        let data = (try? encoder.encode(self)) ?? Data("null".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
+    /// Compact JSON text with sorted keys, so output is stable. Integral numbers print without a
+    /// fraction; NaN and infinities, which JSON lacks, print as null.
+    public func serialized() -> String { jsonText }
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }

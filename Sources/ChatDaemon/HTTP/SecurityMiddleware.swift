@@ -6,26 +6,28 @@ import Synchronization
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        let headers: [(String, String)] = [
-            ("Content-Security-Policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
-            ("Cross-Origin-Opener-Policy", "same-origin"),
-            ("Cross-Origin-Resource-Policy", "same-origin"),
-            ("Origin-Agent-Cluster", "?1"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Strict-Transport-Security", "max-age=15552000; includeSubDomains"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-DNS-Prefetch-Control", "off"),
-            ("X-Download-Options", "noopen"),
-            ("X-Frame-Options", "SAMEORIGIN"),
-            ("X-Permitted-Cross-Domain-Policies", "none"),
-            ("X-XSS-Protection", "0"),
-        ]
-        for (name, value) in headers {
-            if let field = HTTPField.Name(name), response.headers[field] == nil { response.headers[field] = value }
+        for (field, value) in securityHeaders where response.headers[field] == nil {
+            response.headers[field] = value
         }
         return response
     }
 }
+
+/// Parsed once: building field names per response was a measurable share of a cheap request.
+private let securityHeaders: [(HTTPField.Name, String)] = [
+    ("Content-Security-Policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Origin-Agent-Cluster", "?1"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Strict-Transport-Security", "max-age=15552000; includeSubDomains"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-DNS-Prefetch-Control", "off"),
+    ("X-Download-Options", "noopen"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("X-Permitted-Cross-Domain-Policies", "none"),
+    ("X-XSS-Protection", "0"),
+].map { (HTTPField.Name($0.0)!, $0.1) }
 
 /// The origins CORS allows now (`*` for any). Replaced on reload; the middleware reads it per request,
 /// so a new list applies to the next request without rebuilding the router.

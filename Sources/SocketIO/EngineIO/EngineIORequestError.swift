@@ -1,3 +1,4 @@
+import ChatCore
 /// Why the server refused an Engine.IO HTTP request. `httpStatus` and `body` are what the reference
 /// server answers, e.g. 400 `{"code":1,"message":"Session ID unknown"}`.
 public enum EngineIORequestError: Error, Sendable, Hashable {
