@@ -108,6 +108,11 @@ public enum Daemon {
             relay: relay, logger: logger)
         pipeline.attach(realTime)
         relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
+        relay.attachKick { user in
+            tokens.forget(user: user)
+            await realTime.kick(user: user)
+            logger.notice("user kicked on another instance's request", metadata: ["user.id": "\(user)"])
+        }
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
                               pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3, logger: logger)
     }

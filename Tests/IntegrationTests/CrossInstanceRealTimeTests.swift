@@ -8,8 +8,16 @@ import TestSupport
 /// Real chat3-sim (membership), real RabbitMQ, real python-socketio clients.
 @Suite("Typing and presence across instances", .serialized)
 struct CrossInstanceRealTimeTests {
-    @Test("A on one instance and B on another: B's arrival and departure reach A, A's typing reaches B, once each")
-    func typingAndPresenceCrossInstances() async throws {
+    struct Cluster {
+        let directory: TemporaryDirectory
+        /// The environment both instances share (store, secret, Chat3, exchanges).
+        let environment: [String: String]
+        let east: ChatdProcess
+        let west: ChatdProcess
+    }
+
+    /// Two instances, east and west, on one store, one broker and one chat3-sim, for `body`.
+    static func withCluster(_ body: (Cluster) async throws -> Void) async throws {
         try await RabbitMQFixture.with { broker in
             let directory = try TemporaryDirectory("cross-instance")
             defer { directory.remove() }
@@ -35,7 +43,14 @@ struct CrossInstanceRealTimeTests {
                                                  "CHATD_CONTROL_SOCKET": directory.path("\(name).sock")]) { $1 },
                     logURL: directory.url.appendingPathComponent("\(name).log")))
             }
-            let (east, west) = (instances[0], instances[1])
+            try await body(Cluster(directory: directory, environment: shared, east: instances[0], west: instances[1]))
+        }
+    }
+
+    @Test("A on one instance and B on another: B's arrival and departure reach A, A's typing reaches B, once each")
+    func typingAndPresenceCrossInstances() async throws {
+        try await Self.withCluster { cluster in
+            let (directory, east, west) = (cluster.directory, cluster.east, cluster.west)
             let alice = try await Self.login(east.baseURL, directory: directory, phone: "79002220001", name: "Alice")
             let bob = try await Self.login(west.baseURL, directory: directory, phone: "79002220002", name: "Bob")
             let created = try await HTTPTestClient.json("POST", "\(east.baseURL)/api/dialogs",
@@ -77,6 +92,25 @@ struct CrossInstanceRealTimeTests {
             #expect(clientA.events("user:offline").count == 1, "\(clientA.events("user:offline"))")
             #expect(clientB.events("typing:start").count == 1, "\(clientB.events("typing:start"))")
             #expect(clientA.events("typing:start").isEmpty, "the sender got its own typing back")
+        }
+    }
+
+    @Test("chatctl user disable through one instance's control socket closes the user's sockets on the other too")
+    func kickReachesEveryInstance() async throws {
+        try await Self.withCluster { cluster in
+            let carol = try await Self.login(cluster.west.baseURL, directory: cluster.directory, phone: "79002220003",
+                                             name: "Carol")
+            let onWest = try ScriptedSocketClient(url: cluster.west.baseURL, token: carol.token, transports: "websocket")
+            defer { Task { await onWest.stop() } }
+            try await onWest.waitFor { $0["connected"] == true }
+            // chatctl talks to east only; Carol has no socket there.
+            let disabled = try await runCommand(ChatBinaries.path("chatctl"), ["user", "disable", carol.userId],
+                                                environment: cluster.environment.merging(
+                                                    ["CHATD_CONTROL_SOCKET": cluster.directory.path("east.sock")]) { $1 })
+            #expect(disabled.status == 0, "\(disabled.stderr)")
+            _ = try await onWest.waitFor(timeout: 10) { $0["disconnected"] == true }
+            let me = try await HTTPTestClient.json("GET", "\(cluster.west.baseURL)/api/auth/me", nil, token: carol.token)
+            #expect(me.status == 401 || me.status == 403, "\(me.text)")
         }
     }
 

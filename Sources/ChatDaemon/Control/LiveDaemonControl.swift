@@ -93,6 +93,8 @@ public final class LiveDaemonControl: DaemonControlling {
         services.tokens.forget(user: user)
         let count = await services.realTime.server.sockets(of: user).count
         await services.realTime.kick(user: user)
+        // The user may have sockets on other instances too: they do the same when this reaches them.
+        services.relay.relayKick(user)
         services.logger.notice("user kicked", metadata: ["user.id": "\(user)", "socket.count": "\(count)"])
         return count
     }

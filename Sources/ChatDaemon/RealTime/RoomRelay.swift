@@ -14,7 +14,8 @@ public protocol RoomRelaying: Sendable {
 
 /// Carries room emits (typing, presence) between chatd instances over chatd's own fanout exchange
 /// (`rabbitmq.events_exchange`), so a dialog's watchers see them whichever instance they are on
-/// (SPEC §5, §11). Per-user updates need none of this: each instance has its own queue per user.
+/// (SPEC §5, §11), and kicks, so a user disabled through one instance's control socket loses its
+/// sockets on every instance. Per-user updates need none of this: each instance has its own queue per user.
 ///
 /// Each instance publishes what it emits to a room, tagged with its origin id, and consumes a queue of
 /// its own bound to the exchange; it drops its own messages and hands the rest to the hub, which emits
@@ -23,6 +24,7 @@ public protocol RoomRelaying: Sendable {
 /// listening is lost, as a typing indicator on a dead connection would be.
 public final class RoomRelay: RoomRelaying, Service, Sendable {
     public typealias Receiver = @Sendable (_ event: String, _ arguments: [JSONValue], _ room: String) async -> Void
+    public typealias KickReceiver = @Sendable (_ userId: UserID) async -> Void
 
     /// Unique per process, so an instance recognises its own messages even when instances share a name.
     public let origin: String
@@ -34,6 +36,7 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     private let deliveries: AsyncStream<AMQPDelivery>
     private let deliveriesInput: AsyncStream<AMQPDelivery>.Continuation
     private let receiver = Mutex<Receiver?>(nil)
+    private let kickReceiver = Mutex<KickReceiver?>(nil)
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
@@ -55,15 +58,30 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         self.receiver.withLock { $0 = receiver }
     }
 
+    /// Where kicks from other instances go; set once, before `run`.
+    public func attachKick(_ receiver: @escaping KickReceiver) {
+        kickReceiver.withLock { $0 = receiver }
+    }
+
     public func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String) {
-        let message: JSONValue = ["origin": .string(origin), "room": .string(room), "event": .string(event),
-                                  "args": .array(arguments)]
-        let body = Array(message.serialized().utf8)
+        publish(["kind": "room", "room": .string(room), "event": .string(event), "args": .array(arguments)])
+    }
+
+    /// Asks the other instances to close the user's sockets and forget its accepted tokens.
+    public func relayKick(_ userId: UserID) {
+        publish(["kind": "kick", "userId": .string(userId.rawValue)])
+    }
+
+    private func publish(_ message: [String: JSONValue]) {
+        var message = message
+        message["origin"] = .string(origin)
+        let body = Array(JSONValue.object(message).serialized().utf8)
         Task { [publisher, exchange, logger] in
             do {
                 try await publisher.publish(exchange: exchange, routingKey: "room", body: body, persistent: false)
             } catch {
-                logger.debug("room relay publish failed", metadata: ["event": "\(event)", "error": "\(error)"])
+                logger.debug("instance relay publish failed", metadata: ["kind": "\(message["kind"] ?? .null)",
+                                                                         "error": "\(error)"])
             }
         }
     }
@@ -107,14 +125,24 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     }
 
     private func handle(_ body: [UInt8]) async {
-        guard let message = try? JSONValue.parse(Data(body)),
-              let from = message["origin"]?.stringValue, let room = message["room"]?.stringValue,
-              let event = message["event"]?.stringValue, let arguments = message["args"]?.arrayValue
-        else {
-            logger.warning("malformed room relay message dropped")
+        guard let message = try? JSONValue.parse(Data(body)), let from = message["origin"]?.stringValue else {
+            logger.warning("malformed instance relay message dropped")
             return
         }
         guard from != origin else { return }
-        await receiver.withLock { $0 }?(event, arguments, room)
+        switch message["kind"]?.stringValue {
+        case "room":
+            guard let room = message["room"]?.stringValue, let event = message["event"]?.stringValue,
+                  let arguments = message["args"]?.arrayValue else { break }
+            await receiver.withLock { $0 }?(event, arguments, room)
+            return
+        case "kick":
+            guard let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) else { break }
+            await kickReceiver.withLock { $0 }?(user)
+            return
+        default:
+            break
+        }
+        logger.warning("malformed instance relay message dropped", metadata: ["origin": "\(from)"])
     }
 }
