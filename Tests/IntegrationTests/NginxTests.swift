@@ -78,6 +78,18 @@ struct NginxTests {
             }
         }
 
+        /// Test-only, in the wrapper and not the example: the test plays the trusted front proxy the
+        /// example describes (`set_real_ip_from`), so each request brings its own client address. On
+        /// failure the cluster is stopped.
+        func nginxBehindTestProxy() async throws -> NginxProcess {
+            do {
+                return try await nginx(httpDirectives: ["set_real_ip_from 127.0.0.1;", "real_ip_header X-Forwarded-For;"])
+            } catch {
+                _ = await stop()
+                throw error
+            }
+        }
+
         func scenario(_ arguments: [String], url: String, log name: String) throws -> ServiceProcess {
             let root = RepositoryRoot.find()!
             return try ServiceProcess(root.appendingPathComponent(".venv/bin/python3").path,
@@ -157,15 +169,7 @@ struct NginxTests {
     func hashSpreadsClientsAndKeepsSessions() async throws {
         let cluster = try await Cluster.start()
         defer { cluster.directory.remove() }
-        // Test-only, in the wrapper and not the example: treat the test as the trusted front proxy the
-        // example describes (`set_real_ip_from`), so each client can bring its own address.
-        let nginx: NginxProcess
-        do {
-            nginx = try await cluster.nginx(httpDirectives: ["set_real_ip_from 127.0.0.1;", "real_ip_header X-Forwarded-For;"])
-        } catch {
-            _ = await cluster.stop()
-            throw error
-        }
+        let nginx = try await cluster.nginxBehindTestProxy()
         let base = "\(nginx.baseURL)/socket.io/?EIO=4&transport=polling"
         var connected = 0
         for client in 1...20 {
@@ -220,14 +224,7 @@ struct NginxTests {
         let cluster = try await Cluster.start(configLines: "[auth]\nip_hourly_limit = 2\n",
                                               environment: ["CHATD_TRUSTED_PROXIES": "127.0.0.1"])
         defer { cluster.directory.remove() }
-        // Test-only, as above: the test plays the front proxy, so each request brings its client address.
-        let nginx: NginxProcess
-        do {
-            nginx = try await cluster.nginx(httpDirectives: ["set_real_ip_from 127.0.0.1;", "real_ip_header X-Forwarded-For;"])
-        } catch {
-            _ = await cluster.stop()
-            throw error
-        }
+        let nginx = try await cluster.nginxBehindTestProxy()
         func requestCode(from client: String, phone: String) async throws -> Int {
             try await HTTPTestClient.send("POST", "\(nginx.baseURL)/api/auth/request-code",
                                           headers: ["X-Forwarded-For": client, "Content-Type": "application/json"],

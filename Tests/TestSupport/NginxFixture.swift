@@ -118,7 +118,7 @@ public final class NginxProcess: Sendable {
             let prefix = directory.appendingPathComponent("nginx-\(attempt)")
             let temp = prefix.appendingPathComponent("temp")
             try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-            let port = try freePort()
+            let port = try freeTCPPort()
             let siteURL = prefix.appendingPathComponent("chatd.conf")
             try site(port).write(to: siteURL, atomically: true, encoding: .utf8)
             let accessLog = prefix.appendingPathComponent("access.log")
@@ -181,27 +181,6 @@ public final class NginxProcess: Sendable {
             return NginxLogEntry(method: fields[0], path: fields[1], status: status, sid: value(fields[3]),
                                  transport: value(fields[4]), upstream: fields[5], forwardedFor: value(fields[6]))
         }
-    }
-
-    /// A port nothing listens on right now (the kernel's pick for an ephemeral bind).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NginxError.start("socket(): \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw NginxError.start("bind(): \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw NginxError.start("getsockname(): \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static func accepts(port: Int) -> Bool {
