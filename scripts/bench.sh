@@ -117,6 +117,8 @@ stop_chatd() {
     wait "$chatd_pid" 2>/dev/null || true
 }
 rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
+# One field of /proc/PID/smaps_rollup in KiB: what RSS is made of (file-backed code vs private memory).
+smaps_kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$1/smaps_rollup"; }
 
 start_chatd main
 chatd="http://127.0.0.1:$chatd_port"
@@ -139,6 +141,9 @@ JSON
 if wants startup; then
     sleep 2
     idle_rss=$(rss_kib "$chatd_pid")
+    idle_pss=$(smaps_kib "$chatd_pid" Pss)
+    idle_anon=$(smaps_kib "$chatd_pid" Anonymous)
+    idle_file=$(( $(smaps_kib "$chatd_pid" Shared_Clean) + $(smaps_kib "$chatd_pid" Private_Clean) ))
     ready_runs=("$chatd_ready_ms")
     startup_runs=("$chatd_startup_ms")
     # Two more cold starts on their own stores: ready time varies run to run.
@@ -156,12 +161,16 @@ if wants startup; then
 {
   "benchmark": "startup",
   "idleRssKiB": $idle_rss,
+  "idlePssKiB": $idle_pss,
+  "idleAnonymousKiB": $idle_anon,
+  "idleCleanFileBackedKiB": $idle_file,
+  "memoryMeaning": "VmRSS and its parts from /proc/PID/smaps_rollup: clean file-backed pages are the mapped code and read-only data of chatd and the Swift, Foundation and ICU libraries (shared with other processes, reclaimable); anonymous is chatd's own heap and stacks",
   "readyMs": [$(IFS=,; echo "${ready_runs[*]}")],
   "readyMsMeaning": "exec of chatd to its 'chatd ready' line, RabbitMQ and chat3-sim already answering",
   "startupMsLogged": [$(IFS=,; echo "${startup_runs[*]}")]
 }
 JSON
-    say "startup: idle RSS ${idle_rss} KiB, ready in ${ready_runs[*]} ms"
+    say "startup: idle RSS ${idle_rss} KiB (anonymous ${idle_anon}, clean file-backed ${idle_file}, PSS ${idle_pss}), ready in ${ready_runs[*]} ms"
 fi
 
 # Users and tokens: one chatctl process each, two at a time.
