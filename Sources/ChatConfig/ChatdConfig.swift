@@ -29,6 +29,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var instanceName: String
     public var bindingTemplates: [String]
     public var queueExpiresSeconds: Double
+    /// How long a CONNECT may wait for the user's subscription (see `UpdatePipeline.waitUntilSubscribed`).
+    public var subscribeWaitSeconds: Double
     public var prefetch: Int
     public var chat3URL: String
     public var chat3APIKey: String?

@@ -59,6 +59,8 @@ extension ConfigKey {
                   "routing keys binding a user's queue to the updates exchange (seed-era and current Chat3)"),
         ConfigKey("rabbitmq.queue_expires", default: "1h",
                   "how long a user's queue outlives its last socket (x-expires); 0 deletes it on disconnect"),
+        ConfigKey("rabbitmq.subscribe_wait", default: "2s",
+                  "how long a Socket.IO CONNECT waits for the user's update queue before it is answered anyway"),
         ConfigKey("rabbitmq.prefetch", default: "256", "unacknowledged deliveries per consumer channel"),
         ConfigKey("chat3.url", env: ["CHAT3_API_URL"], flag: "chat3-url", default: "http://127.0.0.1:3000/api",
                   "Chat3 tenant API base URL"),

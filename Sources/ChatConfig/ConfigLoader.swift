@@ -135,6 +135,7 @@ public struct ConfigLoader: Sendable {
             instanceName: instanceName,
             bindingTemplates: bindings,
             queueExpiresSeconds: try reader.duration("rabbitmq.queue_expires"),
+            subscribeWaitSeconds: try reader.duration("rabbitmq.subscribe_wait"),
             prefetch: try reader.int("rabbitmq.prefetch", in: 1...65535),
             chat3URL: try reader.url("chat3.url", schemes: ["http", "https"]),
             chat3APIKey: reader.optional("chat3.api_key"),

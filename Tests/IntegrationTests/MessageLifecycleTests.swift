@@ -40,13 +40,16 @@ struct MessageLifecycleTests {
 
     static func start(_ generation: Generation) async throws -> Stack {
         let directory = try TemporaryDirectory("lifecycle")
+        // A generous subscribe wait: the test then checks that a connected socket is always subscribed,
+        // even when a loaded broker takes longer than the default 2 s cap.
+        try "[rabbitmq]\nsubscribe_wait = \"30s\"\n".write(toFile: directory.path("chatd.toml"), atomically: true, encoding: .utf8)
         let exchange = "lifecycle_\(generation.rawValue)_\(UUID().uuidString.prefix(6).lowercased())"
         let sim = try await Chat3SimProcess.start(
             arguments: ["--exchange", exchange] + (generation == .legacy ? ["--legacy-updates"] : []),
             logURL: directory.url.appendingPathComponent("sim.log"))
         let chatd = try await ChatdProcess.start(environment: [
             "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))", "CHATD_STATE_DIR": directory.url.path,
-            "CHATD_CONFIG": "/dev/null", "CHATD_CONTROL_SOCKET": directory.path("chatd.sock"),
+            "CHATD_CONFIG": directory.path("chatd.toml"), "CHATD_CONTROL_SOCKET": directory.path("chatd.sock"),
             "JWT_SECRET": String(repeating: "L", count: 40),
             "SMS_SENDER": "command", "SMS_COMMAND": "echo \"$SMS_PHONE $SMS_CODE\" >> '\(directory.path("sms.txt"))'",
             "CHAT3_API_URL": sim.apiURL, "CHAT3_API_KEY": sim.apiKey, "RABBITMQ_UPDATES_EXCHANGE": exchange,

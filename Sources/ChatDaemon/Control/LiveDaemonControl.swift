@@ -160,7 +160,7 @@ enum ReloadDiff {
         "eventsExchange": "rabbitmq.events_exchange",
         "managementURL": "rabbitmq.management_url", "queueTemplate": "rabbitmq.queue_template",
         "instanceName": "rabbitmq.instance", "bindingTemplates": "rabbitmq.bindings",
-        "queueExpiresSeconds": "rabbitmq.queue_expires", "prefetch": "rabbitmq.prefetch", "chat3URL": "chat3.url",
+        "queueExpiresSeconds": "rabbitmq.queue_expires", "subscribeWaitSeconds": "rabbitmq.subscribe_wait", "prefetch": "rabbitmq.prefetch", "chat3URL": "chat3.url",
         "chat3APIKey": "chat3.api_key", "chat3Tenant": "chat3.tenant", "chat3ConnectTimeout": "chat3.connect_timeout",
         "chat3RequestTimeout": "chat3.request_timeout", "jwtSecret": "jwt.secret", "jwtLifetimeSeconds": "jwt.expires_in",
         "controlSocket": "control.socket", "operatorGroup": "control.operator_group", "smsSender": "sms.sender",
