@@ -69,9 +69,9 @@ enum MongoDriver {
     /// libmongoc must be initialized once per process before any other call. Its own log lines
     /// (stderr by default, debug included) go to swift-log instead, so the executable decides.
     private static let initialized: Bool = {
-        // The driver's shared-memory counters only feed the external mongoc-stat tool; without them no
-        // process prints "Falling back to malloc for counters" when /dev/shm is short.
-        setenv("MONGOC_DISABLE_SHM", "1", 0)
+        // Never setenv here (e.g. MONGOC_DISABLE_SHM): changing the environment while other threads
+        // spawn processes crashed the test run. The driver's occasional "Falling back to malloc for
+        // counters" warning on stderr is cosmetic.
         mongoc_init()
         mongoc_log_set_handler({ level, domain, message, _ in
             MongoDriver.forwardLog(level: level, domain: domain, message: message)
