@@ -237,7 +237,9 @@ struct Chat3RoutesTests {
             let response = try await stack.call("GET", "/api/dialogs", as: ann)
             #expect(response.status == 503)
             #expect(response.json?["code"] == "chat3_unavailable")
-            #expect(clock.now - started < .seconds(1.5))
+            // A refused connection fails at once and retries stay inside the 1 s budget; the bound
+            // allows for a machine loaded by the whole parallel test run (2.9 s seen once in CI).
+            #expect(clock.now - started < .seconds(3.5), "\(clock.now - started)")
         }
         #expect(try await stack.call("POST", "/api/dialogs", ["name": "x"], as: ann).json?["code"] == "chat3_unavailable")
         let notReady = try await HTTPTestClient.send("GET", stack.chatd.baseURL + "/ready")
