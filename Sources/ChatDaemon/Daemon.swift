@@ -132,7 +132,7 @@ public enum Daemon {
             "rabbitmq": { services.pipeline.isConnected },
             "chat3": { await services.chat3.ping() },
         ])
-        HealthRoutes(readiness: readiness).register(on: router)
+        HealthRoutes(readiness: readiness, isDraining: { services.realTime.isDraining }).register(on: router)
         MetricsRoute(metrics: services.metrics, refresh: {
             services.metrics.amqpSubscriptions.set(to: Double(services.pipeline.subscriptionCount))
             services.metrics.websocketConnections.set(to: Double(await services.realTime.server.sessionCount))

@@ -1,9 +1,11 @@
 import ChatCore
 import Hummingbird
 
-/// `/health` answers while the process serves; `/ready` only when every dependency answers.
+/// `/health` answers while the process serves; `/ready` only when every dependency answers and the
+/// daemon is not draining (a load balancer must stop sending new sockets to an instance on its way out).
 struct HealthRoutes {
     let readiness: Readiness
+    var isDraining: @Sendable () -> Bool = { false }
 
     func register(on router: Router<ChatRequestContext>) {
         router.get("/health") { _, _ in
@@ -12,8 +14,10 @@ struct HealthRoutes {
         router.get("/ready") { _, _ in
             let report = await readiness.check()
             let checks = JSONValue.object(report.mapValues { .string($0 ? "up" : "down") })
-            let ready = report.values.allSatisfy { $0 }
-            return JSONResponse.raw(["status": .string(ready ? "ready" : "not_ready"), "checks": checks],
+            let draining = isDraining()
+            let ready = !draining && report.values.allSatisfy { $0 }
+            let status = draining ? "draining" : ready ? "ready" : "not_ready"
+            return JSONResponse.raw(["status": .string(status), "draining": .bool(draining), "checks": checks],
                                     status: ready ? .ok : .serviceUnavailable)
         }
     }
