@@ -185,6 +185,13 @@ public final class MongoUserStore: UserStore, LegacyUserSeeding {
         return count
     }
 
+    public func releaseCounter(key: String, windowStart: Date) async throws {
+        let windowKey = "\(key)@\(Int(windowStart.timeIntervalSince1970))"
+        _ = try await updateMatching(Collection.rateLimits,
+                                     ["_id": .string(windowKey), "count": .document(["$gt": .int64(0)])],
+                                     ["$inc": .document(["count": .int64(-1)])])
+    }
+
     public func revokeToken(jti: String, expiresAt: Date) async throws {
         _ = try await updateMatching(Collection.revokedTokens, ["_id": .string(jti)],
                                      ["$set": .document(["expiresAt": .date(expiresAt)])], upsert: true)

@@ -212,6 +212,14 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
         }
     }
 
+    public func releaseCounter(key: String, windowStart: Date) async throws {
+        let windowKey = "\(key)@\(Int(windowStart.timeIntervalSince1970))"
+        try await write { db in
+            try db.execute(sql: "UPDATE rate_limits SET count = count - 1 WHERE key = ? AND count > 0",
+                           arguments: [windowKey])
+        }
+    }
+
     public func revokeToken(jti: String, expiresAt: Date) async throws {
         try await write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO revoked_tokens (jti, expiresAt) VALUES (?, ?)",

@@ -96,6 +96,10 @@ public protocol UserStore: Sendable {
     /// Adds one hit to the counter `key` for the fixed window starting at `windowStart`, atomically,
     /// and returns the count including this hit. Counters disappear after `expiresAt`.
     func incrementCounter(key: String, windowStart: Date, expiresAt: Date) async throws -> Int
+    /// Takes back one hit of the counter `key` in the window starting at `windowStart`, atomically and
+    /// never below zero: a hit is counted first (so concurrent callers cannot pass a limit together) and
+    /// released when it turned out not to count (a code refused for the cooldown, a correct code).
+    func releaseCounter(key: String, windowStart: Date) async throws
 
     // MARK: revoked tokens
 

@@ -235,6 +235,19 @@ struct UserStoreBehaviourTests {
         }
     }
 
+    @Test("a released hit no longer counts, and a counter never goes below zero", arguments: StoreKind.allCases)
+    func releasedCounter(kind: StoreKind) async throws {
+        try await StoreFixture.withStore(kind) { store throws in
+            let window = at(1_700_000_000_000)
+            let expires = Date().addingTimeInterval(3600)
+            try await store.releaseCounter(key: "verify:phone:1", windowStart: window)
+            #expect(try await store.incrementCounter(key: "verify:phone:1", windowStart: window, expiresAt: expires) == 1)
+            #expect(try await store.incrementCounter(key: "verify:phone:1", windowStart: window, expiresAt: expires) == 2)
+            _ = await concurrently(5) { _ in try? await store.releaseCounter(key: "verify:phone:1", windowStart: window) }
+            #expect(try await store.incrementCounter(key: "verify:phone:1", windowStart: window, expiresAt: expires) == 1)
+        }
+    }
+
     @Test("revoked tokens stay revoked until purged after they expire", arguments: StoreKind.allCases)
     func revocation(kind: StoreKind) async throws {
         try await StoreFixture.withStore(kind) { store throws in
