@@ -53,6 +53,9 @@ public final class MongoUserStore: UserStore, LegacyUserSeeding {
         if let prefix = query.phonePrefix {
             filter["phone"] = .document(["$regex": .string("^" + Self.escapeRegex(prefix))])
         }
+        if let text = query.nameContains {
+            filter["name"] = .document(["$regex": .string(Self.escapeRegex(text)), "$options": "i"])
+        }
         if let status = query.status {
             filter["status"] = .string(status.rawValue)
         }

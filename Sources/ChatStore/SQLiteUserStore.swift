@@ -111,6 +111,11 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
                 sql += " AND substr(phone, 1, ?) = ?"
                 arguments += [prefix.count, prefix]
             }
+            if let text = query.nameContains {
+                // GRDB's Swift lowercasing on both sides; SQLite's own lower() folds ASCII only.
+                sql += " AND instr(swiftLowercaseString(name), ?) > 0"
+                arguments += [text.lowercased()]
+            }
             if let status = query.status {
                 sql += " AND status = ?"
                 arguments += [status.rawValue]

@@ -25,11 +25,14 @@ public enum StoreError: Error, Equatable, Sendable {
 /// How `listUsers` narrows and orders its result: by `createdAt`, then `userId`.
 public struct UserQuery: Sendable, Equatable {
     public var phonePrefix: String?
+    /// Names containing this text, case-insensitively (Unicode case folding, not just ASCII).
+    public var nameContains: String?
     public var status: UserStatus?
     public var limit: Int
 
-    public init(phonePrefix: String? = nil, status: UserStatus? = nil, limit: Int = 100) {
+    public init(phonePrefix: String? = nil, nameContains: String? = nil, status: UserStatus? = nil, limit: Int = 100) {
         self.phonePrefix = phonePrefix
+        self.nameContains = nameContains
         self.status = status
         self.limit = limit
     }
