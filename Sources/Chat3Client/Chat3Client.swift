@@ -165,6 +165,20 @@ public final class Chat3Client: Sendable {
         memberships.remove(MembershipKey(user: user, dialog: dialog))
     }
 
+    /// Sets `user`'s unread counter in `dialog` (`PATCH /dialogs/:d/members/:u/unread`); 0 marks everything
+    /// read. Chat3 refuses a count above the current one (400) and a non-member (404). Returns Chat3's
+    /// member state (`unreadCount`, `lastSeenAt`, `lastMessageAt`, …).
+    @discardableResult
+    public func setUnread(_ user: UserID, in dialog: DialogID, unreadCount: Int, lastSeenAt: Double? = nil,
+                          reason: String? = nil) async throws(Chat3Error) -> JSONValue {
+        var body: [String: JSONValue] = ["unreadCount": .number(Double(unreadCount))]
+        if let lastSeenAt { body["lastSeenAt"] = .number(lastSeenAt) }
+        if let reason { body["reason"] = .string(reason) }
+        let json = try await call(.patch, ["dialogs", dialog.rawValue, "members", user.rawValue, "unread"],
+                                  route: "/dialogs/:d/members/:u/unread", body: .object(body))
+        return Self.scrubbed(json["data"] ?? .null)
+    }
+
     /// Signals that `user` is typing; returns how long the indicator lasts. Chat3 answers 404 for non-members.
     public func typing(_ user: UserID, in dialog: DialogID) async throws(Chat3Error) -> Int {
         let json = try await call(.post, ["dialogs", dialog.rawValue, "member", user.rawValue, "typing"],

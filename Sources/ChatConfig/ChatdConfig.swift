@@ -49,6 +49,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var resendCooldownSeconds: Double
     public var phoneHourlyLimit: Int
     public var ipHourlyLimit: Int
+    public var verifyPhoneHourlyLimit: Int
+    public var verifyIPHourlyLimit: Int
 
     /// A short hash of the effective settings (secrets included only as their hash), shown by status.
     /// The queue that collects `userId`'s updates for this instance.

@@ -77,18 +77,27 @@ public struct UserID: RawRepresentable, Codable, Sendable, Hashable, CustomStrin
 public struct Phone: Codable, Sendable, Hashable, CustomStringConvertible {
     public let digits: String
 
-    /// Accepts E.164-ish input: an optional leading `+`, digits, spaces, dashes, dots and parentheses.
-    /// A Russian trunk prefix `8` on an 11-digit number becomes `7`, the seed's format.
+    /// Accepts E.164-ish input: an optional leading `+`, ASCII digits, spaces, dashes, dots and
+    /// parentheses. Works on Unicode scalars, not characters: a digit followed by a combining mark is
+    /// one `Character` that compares between "0" and "9", and would make a new phone of the same number.
+    /// Other digits (Arabic-Indic, full-width) are refused too. A Russian trunk prefix `8` on an
+    /// 11-digit number becomes `7`, the seed's format.
     public init(normalizing input: String) throws(ValidationError) {
-        let trimmed = input.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { throw .invalidPhone("phone is required") }
+        let scalars = Array(input.unicodeScalars)
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end, scalars[start] == " " || scalars[start] == "\t" { start += 1 }
+        while end > start, scalars[end - 1] == " " || scalars[end - 1] == "\t" { end -= 1 }
+        guard start < end else { throw .invalidPhone("phone is required") }
         var digits = ""
-        for (index, char) in trimmed.enumerated() {
-            switch char {
-            case "0"..."9": digits.append(char)
-            case "+" where index == 0: continue
-            case " ", "-", "(", ")", ".": continue
-            default: throw .invalidPhone("only digits, spaces, dashes, parentheses and a leading + are allowed")
+        for index in start..<end {
+            let scalar = scalars[index]
+            switch scalar.value {
+            case 0x30...0x39: digits.unicodeScalars.append(scalar)
+            case 0x2B where index == start: continue // "+"
+            case 0x20, 0x2D, 0x28, 0x29, 0x2E: continue // space - ( ) .
+            default:
+                throw .invalidPhone("only ASCII digits, spaces, dashes, dots, parentheses and a leading + are allowed")
             }
         }
         guard digits.count >= 11, digits.count <= 15 else {

@@ -53,6 +53,9 @@ public final class MongoUserStore: UserStore, LegacyUserSeeding {
         if let prefix = query.phonePrefix {
             filter["phone"] = .document(["$regex": .string("^" + Self.escapeRegex(prefix))])
         }
+        if let text = query.nameContains {
+            filter["name"] = .document(["$regex": .string(Self.escapeRegex(text)), "$options": "i"])
+        }
         if let status = query.status {
             filter["status"] = .string(status.rawValue)
         }
@@ -183,6 +186,13 @@ public final class MongoUserStore: UserStore, LegacyUserSeeding {
             throw StoreError.invalid("counter \(key) has no count")
         }
         return count
+    }
+
+    public func releaseCounter(key: String, windowStart: Date) async throws {
+        let windowKey = "\(key)@\(Int(windowStart.timeIntervalSince1970))"
+        _ = try await updateMatching(Collection.rateLimits,
+                                     ["_id": .string(windowKey), "count": .document(["$gt": .int64(0)])],
+                                     ["$inc": .document(["count": .int64(-1)])])
     }
 
     public func revokeToken(jti: String, expiresAt: Date) async throws {

@@ -111,6 +111,11 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
                 sql += " AND substr(phone, 1, ?) = ?"
                 arguments += [prefix.count, prefix]
             }
+            if let text = query.nameContains {
+                // GRDB's Swift lowercasing on both sides; SQLite's own lower() folds ASCII only.
+                sql += " AND instr(swiftLowercaseString(name), ?) > 0"
+                arguments += [text.lowercased()]
+            }
             if let status = query.status {
                 sql += " AND status = ?"
                 arguments += [status.rawValue]
@@ -209,6 +214,14 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
                     """,
                 arguments: [windowKey, expiresAt.timeIntervalSince1970])
             return try Int.fetchOne(db, sql: "SELECT count FROM rate_limits WHERE key = ?", arguments: [windowKey]) ?? 1
+        }
+    }
+
+    public func releaseCounter(key: String, windowStart: Date) async throws {
+        let windowKey = "\(key)@\(Int(windowStart.timeIntervalSince1970))"
+        try await write { db in
+            try db.execute(sql: "UPDATE rate_limits SET count = count - 1 WHERE key = ? AND count > 0",
+                           arguments: [windowKey])
         }
     }
 

@@ -25,11 +25,14 @@ public enum StoreError: Error, Equatable, Sendable {
 /// How `listUsers` narrows and orders its result: by `createdAt`, then `userId`.
 public struct UserQuery: Sendable, Equatable {
     public var phonePrefix: String?
+    /// Names containing this text, case-insensitively (Unicode case folding, not just ASCII).
+    public var nameContains: String?
     public var status: UserStatus?
     public var limit: Int
 
-    public init(phonePrefix: String? = nil, status: UserStatus? = nil, limit: Int = 100) {
+    public init(phonePrefix: String? = nil, nameContains: String? = nil, status: UserStatus? = nil, limit: Int = 100) {
         self.phonePrefix = phonePrefix
+        self.nameContains = nameContains
         self.status = status
         self.limit = limit
     }
@@ -96,6 +99,10 @@ public protocol UserStore: Sendable {
     /// Adds one hit to the counter `key` for the fixed window starting at `windowStart`, atomically,
     /// and returns the count including this hit. Counters disappear after `expiresAt`.
     func incrementCounter(key: String, windowStart: Date, expiresAt: Date) async throws -> Int
+    /// Takes back one hit of the counter `key` in the window starting at `windowStart`, atomically and
+    /// never below zero: a hit is counted first (so concurrent callers cannot pass a limit together) and
+    /// released when it turned out not to count (a code refused for the cooldown, a correct code).
+    func releaseCounter(key: String, windowStart: Date) async throws
 
     // MARK: revoked tokens
 

@@ -79,6 +79,9 @@ final class InstrumentedStore: UserStore, Sendable {
     func incrementCounter(key: String, windowStart: Date, expiresAt: Date) async throws -> Int {
         try await base.incrementCounter(key: key, windowStart: windowStart, expiresAt: expiresAt)
     }
+    func releaseCounter(key: String, windowStart: Date) async throws {
+        try await base.releaseCounter(key: key, windowStart: windowStart)
+    }
     func revokeToken(jti: String, expiresAt: Date) async throws { try await base.revokeToken(jti: jti, expiresAt: expiresAt) }
     func purgeExpired(now: Date) async throws -> Int { try await base.purgeExpired(now: now) }
     func appliedMigrations() async throws -> [MigrationRecord] { try await base.appliedMigrations() }

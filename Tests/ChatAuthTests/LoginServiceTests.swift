@@ -65,7 +65,7 @@ struct LoginServiceTests {
         #expect(isNew)
         let code = try #require(h.sender.lastCode)
         #expect(code.count == 4 && code.allSatisfy(\.isNumber))
-        let (token, user) = try await h.service.verifyCode(phone: phone, code: code)
+        let (token, user) = try await h.service.verifyCode(phone: phone, code: code, clientAddress: "10.0.0.1")
         #expect(user.name.value == "Ann")
         let (authenticated, _) = try await h.tokens.authenticate(token)
         #expect(authenticated.userId == user.userId)
@@ -139,7 +139,7 @@ struct LoginServiceTests {
         let outcomes = await withTaskGroup(of: AuthError?.self) { group in
             for _ in 0..<12 {
                 group.addTask {
-                    do { _ = try await h.service.verifyCode(phone: phone, code: wrong); return nil } catch {
+                    do { _ = try await h.service.verifyCode(phone: phone, code: wrong, clientAddress: "10.0.0.1"); return nil } catch {
                         return error as? AuthError
                     }
                 }
@@ -148,12 +148,16 @@ struct LoginServiceTests {
             for await outcome in group { all.append(outcome) }
             return all
         }
-        #expect(outcomes.allSatisfy { $0 == .invalidCode || $0 == .tooManyAttempts })
+        // Twelve at once pass the per-phone failure limit of ten: a few are refused by it instead (429).
+        #expect(outcomes.allSatisfy { outcome in
+            if case .rateLimited? = outcome { return true }
+            return outcome == .invalidCode || outcome == .tooManyAttempts
+        })
         #expect(outcomes.filter { $0 == .invalidCode }.count == 4)
         let user = try #require(try await h.store.user(phone: Phone(normalizing: phone)))
         #expect(try await h.store.verification(id: user.userId)?.attempts == 5)
         await #expect(throws: AuthError.tooManyAttempts) {
-            try await h.service.verifyCode(phone: phone, code: right)
+            try await h.service.verifyCode(phone: phone, code: right, clientAddress: "10.0.0.1")
         }
         await h.cleanUp()
     }
@@ -164,7 +168,7 @@ struct LoginServiceTests {
         _ = try await h.service.requestCode(phone: phone, name: "Ann", clientAddress: "a")
         let code = try #require(h.sender.lastCode)
         h.clock.advance(301)
-        await #expect(throws: AuthError.codeExpired) { try await h.service.verifyCode(phone: phone, code: code) }
+        await #expect(throws: AuthError.codeExpired) { try await h.service.verifyCode(phone: phone, code: code, clientAddress: "10.0.0.1") }
         await h.cleanUp()
     }
 
@@ -173,8 +177,8 @@ struct LoginServiceTests {
         let h = try await LoginHarness()
         _ = try await h.service.requestCode(phone: phone, name: "Ann", clientAddress: "a")
         let code = try #require(h.sender.lastCode)
-        _ = try await h.service.verifyCode(phone: phone, code: code)
-        await #expect(throws: AuthError.invalidCode) { try await h.service.verifyCode(phone: phone, code: code) }
+        _ = try await h.service.verifyCode(phone: phone, code: code, clientAddress: "10.0.0.1")
+        await #expect(throws: AuthError.invalidCode) { try await h.service.verifyCode(phone: phone, code: code, clientAddress: "10.0.0.1") }
         await h.cleanUp()
     }
 
@@ -210,6 +214,90 @@ struct LoginServiceTests {
         await h.cleanUp()
     }
 
+    @Test("eleven requests in a minute cost one code: the owner gets a code after the cooldown, the limit still holds")
+    func cooldownRefusalsDoNotCount() async throws {
+        let h = try await LoginHarness()
+        _ = try await h.service.requestCode(phone: phone, name: "Ann", clientAddress: "attacker")
+        for _ in 0..<10 {
+            h.clock.advance(5)
+            await #expect(throws: AuthError.self) {
+                try await h.service.requestCode(phone: phone, name: nil, clientAddress: "attacker")
+            }
+        }
+        h.clock.advance(11)
+        _ = try await h.service.requestCode(phone: phone, name: nil, clientAddress: "owner")
+        #expect(h.sender.count == 2)
+        // Eight more codes, one per cooldown, reach the hourly limit of ten; the eleventh is refused.
+        for _ in 0..<8 {
+            h.clock.advance(61)
+            _ = try await h.service.requestCode(phone: phone, name: nil, clientAddress: "owner")
+        }
+        h.clock.advance(61)
+        await #expect(throws: AuthError.self) {
+            try await h.service.requestCode(phone: phone, name: nil, clientAddress: "owner")
+        }
+        #expect(h.sender.count == 10)
+        await h.cleanUp()
+    }
+
+    @Test("wrong codes across fresh codes are limited per phone for the hour, and a correct code does not count")
+    func verifyFailuresPerPhone() async throws {
+        let h = try await LoginHarness(policy: LoginPolicy(resendCooldownSeconds: 0, verifyPhoneHourlyLimit: 10))
+        _ = try await h.service.requestCode(phone: phone, name: "Ann", clientAddress: "a")
+        // Two successful logins: they must not use up the failure budget.
+        for _ in 0..<2 {
+            _ = try await h.service.requestCode(phone: phone, name: nil, clientAddress: "a")
+            _ = try await h.service.verifyCode(phone: phone, code: try #require(h.sender.lastCode), clientAddress: "a")
+        }
+        var refusedAfter: Int?
+        guessing: for round in 0..<10 {
+            _ = try await h.service.requestCode(phone: phone, name: nil, clientAddress: "a")
+            let right = try #require(h.sender.lastCode)
+            let wrong = right == "0000" ? "1111" : "0000"
+            for attempt in 0..<2 {
+                do {
+                    // A different address each time: the phone's limit holds against a spread attacker.
+                    _ = try await h.service.verifyCode(phone: phone, code: wrong, clientAddress: "10.1.\(round).\(attempt)")
+                } catch AuthError.rateLimited(let seconds) {
+                    #expect(seconds > 0 && seconds <= 3600)
+                    refusedAfter = round * 2 + attempt
+                    break guessing
+                } catch AuthError.invalidCode {}
+            }
+        }
+        #expect(refusedAfter == 10)
+        // Even the right code is refused now, until the window ends.
+        let right = try #require(h.sender.lastCode)
+        await #expect(throws: AuthError.self) { try await h.service.verifyCode(phone: phone, code: right, clientAddress: "b") }
+        h.clock.advance(3600)
+        _ = try await h.service.requestCode(phone: phone, name: nil, clientAddress: "a")
+        _ = try await h.service.verifyCode(phone: phone, code: try #require(h.sender.lastCode), clientAddress: "a")
+        await h.cleanUp()
+    }
+
+    @Test("parallel wrong codes from one address never pass its limit")
+    func verifyFailuresPerAddressConcurrently() async throws {
+        let h = try await LoginHarness(policy: LoginPolicy(resendCooldownSeconds: 0, verifyIPHourlyLimit: 20))
+        let phones = (0..<10).map { "7900555000\($0)" }
+        for phone in phones { _ = try await h.service.requestCode(phone: phone, name: "X", clientAddress: "setup") }
+        let service = h.service
+        let counted = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await service.verifyCode(phone: phones[index % 10], code: "0000", clientAddress: "10.9.9.9")
+                        return false
+                    } catch AuthError.rateLimited { return true } catch { return false }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        // Each phone's code takes at most 5 attempts; of 40 guesses at most 20 were let through.
+        #expect(counted.filter { !$0 }.count <= 20)
+        #expect(counted.filter { $0 }.count >= 20)
+        await h.cleanUp()
+    }
+
     @Test("a disabled user cannot request or verify codes")
     func disabled() async throws {
         let h = try await LoginHarness()
@@ -217,7 +305,7 @@ struct LoginServiceTests {
         let code = try #require(h.sender.lastCode)
         let user = try #require(try await h.store.user(phone: Phone(normalizing: phone)))
         _ = try await h.store.setStatus(id: user.userId, to: .disabled)
-        await #expect(throws: AuthError.accountDisabled) { try await h.service.verifyCode(phone: phone, code: code) }
+        await #expect(throws: AuthError.accountDisabled) { try await h.service.verifyCode(phone: phone, code: code, clientAddress: "10.0.0.1") }
         await h.cleanUp()
     }
 }

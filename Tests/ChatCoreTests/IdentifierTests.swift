@@ -17,6 +17,9 @@ struct IdentifierTests {
     @Test("malformed phones are refused", arguments: [
         "", "   ", "7900123456a", "+7 900 ABC 45 67", "12345", "1234567890123456", "79001234567+", "++79001234567",
         "7900\u{0}1234567", "0790012345678", "79001234567; DROP TABLE users",
+        // Each is "79001234567" to the eye: combining marks on digits, other scripts' digits, odd spaces.
+        "7\u{0301}9001234567", "79001234567\u{20E3}", "7900123456\u{0338}7", "\u{0667}9001234567",
+        "７9001234567", "+7\u{00A0}900 123 45 67", "+7 900 123 45 67\u{200B}", "\u{FEFF}79001234567",
     ])
     func phoneRejects(input: String) {
         #expect(throws: ValidationError.self) { try Phone(normalizing: input) }

@@ -107,6 +107,56 @@ struct AuthRoutesTests {
         await h.cleanUp()
     }
 
+    @Test("phones written with combining marks or other digits get 400 and create no user", arguments: [
+        "7\u{0301}9001234567", "7900123456\u{0338}7", "79001234567\u{20E3}", "\u{0667}\u{0669}001234567",
+    ])
+    func unicodePhones(phone: String) async throws {
+        let h = try await DaemonHarness()
+        try await h.test { client in
+            let body = JSONValue.object(["phone": .string(phone), "name": "Ann"]).serialized()
+            let response = try await client.post("/api/auth/request-code", body)
+            #expect(response.status == .badRequest)
+            #expect(response.json?["success"] == false)
+            let verify = try await client.post("/api/auth/verify-code",
+                                               JSONValue.object(["phone": .string(phone), "code": "1234"]).serialized())
+            #expect(verify.status == .badRequest)
+        }
+        #expect(try await h.userCount() == 0)
+        await h.cleanUp()
+    }
+
+    @Test("wrong codes across fresh codes from one address get 429 with Retry-After before the 50th")
+    func verifyFailuresPerAddress() async throws {
+        let h = try await DaemonHarness()
+        try await h.test { client in
+            // 25 users with a fresh code each, so the per-code limit of 5 never comes into play.
+            let phones = (0..<25).map { "790066600\(String(format: "%02d", $0))" }
+            for phone in phones {
+                let requested = try await client.post("/api/auth/request-code", #"{"phone":"\#(phone)","name":"X"}"#)
+                try #require(requested.status == .ok)
+            }
+            var refusedAt: Int?
+            for guess in 0..<50 {
+                let phone = phones[guess % phones.count]
+                let right = try #require(h.lastCode(for: phone))
+                let wrong = right == "0000" ? "1111" : "0000"
+                let response = try await client.post("/api/auth/verify-code", #"{"phone":"\#(phone)","code":"\#(wrong)"}"#)
+                if response.status == .tooManyRequests {
+                    let retryAfter = try #require(response.headers[.retryAfter].flatMap { Int($0) })
+                    #expect(retryAfter > 0 && retryAfter <= 3600)
+                    #expect(response.json?["code"] == "rate_limited")
+                    refusedAt = guess
+                    break
+                }
+                #expect(response.status != .ok)
+            }
+            let first = try #require(refusedAt)
+            #expect(first < 49)
+            #expect(first == 20) // the default auth.verify_ip_hourly_limit
+        }
+        await h.cleanUp()
+    }
+
     static let badRequestCodeBodies: [(String, HTTPResponse.Status)] = [
         ("{bad json", .badRequest),
         ("", .badRequest),

@@ -104,6 +104,27 @@ struct UserStoreBehaviourTests {
         }
     }
 
+    @Test("a name search matches part of a name in any letter case, Cyrillic too, and treats the text literally",
+          arguments: StoreKind.allCases)
+    func nameSearch(kind: StoreKind) async throws {
+        try await StoreFixture.withStore(kind) { store throws in
+            try await store.createUser(makeUser(phone: "79006660001", name: "Анна Каренина", createdAt: at(1_700_000_000_001)))
+            try await store.createUser(makeUser(phone: "79006660002", name: "Joanna Smith", createdAt: at(1_700_000_000_002)))
+            try await store.createUser(makeUser(phone: "79006660003", name: "Ann (admin)", status: .disabled,
+                                                createdAt: at(1_700_000_000_003)))
+            try await store.createUser(makeUser(phone: "79006660004", name: "Bob", createdAt: at(1_700_000_000_004)))
+
+            #expect(try await store.listUsers(UserQuery(nameContains: "анна")).map(\.phone.digits) == ["79006660001"])
+            #expect(try await store.listUsers(UserQuery(nameContains: "ANN")).map(\.phone.digits)
+                == ["79006660002", "79006660003"])
+            #expect(try await store.listUsers(UserQuery(nameContains: "ann", status: .active)).map(\.phone.digits)
+                == ["79006660002"])
+            #expect(try await store.listUsers(UserQuery(nameContains: "(admin)")).map(\.phone.digits) == ["79006660003"])
+            #expect(try await store.listUsers(UserQuery(nameContains: ".*")).isEmpty)
+            #expect(try await store.listUsers(UserQuery(nameContains: "%")).isEmpty)
+        }
+    }
+
     @Test("rename, disable, enable and delete change the user; unknown ids are notFound",
           arguments: StoreKind.allCases)
     func lifecycle(kind: StoreKind) async throws {
@@ -232,6 +253,19 @@ struct UserStoreBehaviourTests {
             #expect(try await store.incrementCounter(key: "phone:79001234567", windowStart: window.addingTimeInterval(60),
                                                      expiresAt: expires) == 1)
             #expect(try await store.incrementCounter(key: "ip:127.0.0.1", windowStart: window, expiresAt: expires) == 1)
+        }
+    }
+
+    @Test("a released hit no longer counts, and a counter never goes below zero", arguments: StoreKind.allCases)
+    func releasedCounter(kind: StoreKind) async throws {
+        try await StoreFixture.withStore(kind) { store throws in
+            let window = at(1_700_000_000_000)
+            let expires = Date().addingTimeInterval(3600)
+            try await store.releaseCounter(key: "verify:phone:1", windowStart: window)
+            #expect(try await store.incrementCounter(key: "verify:phone:1", windowStart: window, expiresAt: expires) == 1)
+            #expect(try await store.incrementCounter(key: "verify:phone:1", windowStart: window, expiresAt: expires) == 2)
+            _ = await concurrently(5) { _ in try? await store.releaseCounter(key: "verify:phone:1", windowStart: window) }
+            #expect(try await store.incrementCounter(key: "verify:phone:1", windowStart: window, expiresAt: expires) == 1)
         }
     }
 

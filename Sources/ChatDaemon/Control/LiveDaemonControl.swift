@@ -150,6 +150,7 @@ enum ReloadDiff {
     static let liveKeys: Set<String> = [
         "log.level", "server.cors_origins",
         "auth.code_ttl", "auth.max_attempts", "auth.resend_cooldown", "auth.phone_hourly_limit", "auth.ip_hourly_limit",
+        "auth.verify_phone_hourly_limit", "auth.verify_ip_hourly_limit",
     ]
 
     /// Config key names by `ChatdConfig` property, for reporting.
@@ -166,7 +167,8 @@ enum ReloadDiff {
         "controlSocket": "control.socket", "operatorGroup": "control.operator_group", "smsSender": "sms.sender",
         "codeLength": "auth.code_length", "codeLifetimeSeconds": "auth.code_ttl", "maxCodeAttempts": "auth.max_attempts",
         "resendCooldownSeconds": "auth.resend_cooldown", "phoneHourlyLimit": "auth.phone_hourly_limit",
-        "ipHourlyLimit": "auth.ip_hourly_limit",
+        "ipHourlyLimit": "auth.ip_hourly_limit", "verifyPhoneHourlyLimit": "auth.verify_phone_hourly_limit",
+        "verifyIPHourlyLimit": "auth.verify_ip_hourly_limit",
     ]
 
     static func changedKeys(_ old: ChatdConfig, _ new: ChatdConfig) -> [String] {

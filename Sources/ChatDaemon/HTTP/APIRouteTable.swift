@@ -14,19 +14,34 @@ struct APIRoute: Sendable {
     var summary: String
     var tag: String
     var authenticated = true
-    var query: [String] = []
+    var query: [APIParameter] = []
     /// JSON Schema of the request body, if it takes one.
     var body: JSONValue?
+    /// Whether the body may be left out altogether.
+    var optionalBody = false
     var success: Int = 200
+    /// JSON Schema of the success body, when the document says more than "an object".
+    var response: JSONValue?
     var errors: [Int] = []
     /// Nil for routes registered by their own component (auth, health, metrics): listed for the document only.
     var handler: Handler?
+}
+
+/// A query parameter and the rule the route enforces on it.
+struct APIParameter: Sendable {
+    var name: String
+    var schema: JSONValue
+
+    /// `RouteInput.paging`'s rules.
+    static let page = APIParameter(name: "page", schema: ["type": "integer", "minimum": 1, "maximum": 100_000])
+    static let limit = APIParameter(name: "limit", schema: ["type": "integer", "minimum": 1, "maximum": 100])
 }
 
 enum ChatAPI {
     /// Every route chatd serves under `/api`, `/health`, `/ready` and `/metrics`.
     static func routes(_ services: DaemonServices) -> [APIRoute] {
         documentedElsewhere + [openAPIRoute] + DialogRoutes(services: services).routes + MessageRoutes(services: services).routes
+            + UserRoutes(services: services).routes
     }
 
     /// Registers the table's routes that have handlers; authenticated ones behind `AuthMiddleware`.
@@ -80,6 +95,20 @@ enum ChatAPI {
 enum Schema {
     static let string: JSONValue = ["type": "string"]
     static let integer: JSONValue = ["type": "integer"]
+    static let boolean: JSONValue = ["type": "boolean"]
+    static let dateTime: JSONValue = ["type": "string", "format": "date-time"]
+    static let pagination = object(["page": integer, "limit": integer, "total": integer, "pages": integer],
+                                   required: ["page", "limit", "total", "pages"])
+
+    static func string(length: ClosedRange<Int>) -> JSONValue {
+        ["type": "string", "minLength": .number(Double(length.lowerBound)), "maxLength": .number(Double(length.upperBound))]
+    }
+
+    static func nullable(_ schema: JSONValue) -> JSONValue {
+        guard case .object(var object) = schema else { return schema }
+        object["nullable"] = true
+        return .object(object)
+    }
 
     static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
         var schema: [String: JSONValue] = ["type": "object", "properties": .object(properties)]
@@ -98,8 +127,9 @@ enum Schema {
 
 /// The OpenAPI 3 document of chatd's API, built from the route table.
 enum OpenAPIDocument {
+    static let userIDPattern = "^usr_[a-z0-9]{8}$"
     static let parameterPatterns: [String: String] = [
-        "dialogId": "^dlg_[a-z0-9]{20}$", "messageId": "^msg_[a-z0-9]{20}$", "userId": "^usr_[a-z0-9]{8}$",
+        "dialogId": "^dlg_[a-z0-9]{20}$", "messageId": "^msg_[a-z0-9]{20}$", "userId": userIDPattern,
     ]
 
     static func build(_ routes: [APIRoute]) -> JSONValue {
@@ -135,14 +165,14 @@ enum OpenAPIDocument {
             let schema = parameterPatterns[name].map(Schema.pattern) ?? Schema.string
             parameters.append(["name": .string(name), "in": "path", "required": true, "schema": schema])
         }
-        for name in route.query {
-            parameters.append(["name": .string(name), "in": "query", "required": false,
-                               "schema": ["type": "integer", "minimum": 1]])
+        for parameter in route.query {
+            parameters.append(["name": .string(parameter.name), "in": "query", "required": false, "schema": parameter.schema])
         }
         let errorResponse: JSONValue = ["description": "Error",
                                         "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
         var responses: [String: JSONValue] = [
-            String(route.success): ["description": "Success", "content": ["application/json": ["schema": ["type": "object"]]]],
+            String(route.success): ["description": "Success",
+                                    "content": ["application/json": ["schema": route.response ?? ["type": "object"]]]],
         ]
         var errors = Set(route.errors)
         if route.authenticated { errors.insert(401) }
@@ -153,7 +183,7 @@ enum OpenAPIDocument {
         ]
         if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
         if let body = route.body {
-            operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": body]]]
+            operation["requestBody"] = ["required": .bool(!route.optionalBody), "content": ["application/json": ["schema": body]]]
         }
         operation["security"] = route.authenticated ? [["bearerAuth": []]] : []
         return .object(operation)

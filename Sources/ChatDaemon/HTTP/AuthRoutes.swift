@@ -102,7 +102,9 @@ struct AuthRoutes {
             let phone = try Self.string(body, "phone", required: true)!
             let code = try Self.string(body, "code", required: true)!
             do {
-                let (token, user) = try await logins.verifyCode(phone: phone, code: code)
+                let client = proxies.clientAddress(peer: context.clientAddress,
+                                                   forwardedFor: request.headers[Self.forwardedFor])
+                let (token, user) = try await logins.verifyCode(phone: phone, code: code, clientAddress: client)
                 return JSONResponse.ok(["token": .string(token), "user": Self.userJSON(user)])
             } catch let error as AuthError {
                 metrics.authCodesFailed(Self.reason(error)).increment()

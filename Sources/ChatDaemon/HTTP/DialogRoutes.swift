@@ -24,7 +24,7 @@ struct DialogRoutes {
     var routes: [APIRoute] {
         [
             APIRoute(method: .get, path: "/api/dialogs", summary: "The caller's dialogs, most recently active first",
-                     tag: "dialogs", query: ["page", "limit"], errors: [400, 503], handler: { try await self.list($0, $1) }),
+                     tag: "dialogs", query: [.page, .limit], errors: [400, 503], handler: { try await self.list($0, $1) }),
             APIRoute(method: .post, path: "/api/dialogs", summary: "Create a dialog with the caller and members",
                      tag: "dialogs",
                      body: Schema.object(["name": Schema.string, "memberIds": Schema.array(Schema.pattern("^usr_[a-z0-9]{8}$"))],
@@ -35,7 +35,7 @@ struct DialogRoutes {
             APIRoute(method: .delete, path: "/api/dialogs/:dialogId", summary: "Delete a dialog (its creator only)",
                      tag: "dialogs", errors: [400, 403, 404, 503], handler: { try await self.delete($0, $1) }),
             APIRoute(method: .get, path: "/api/dialogs/:dialogId/members", summary: "Members of a dialog (members only)",
-                     tag: "dialogs", query: ["page", "limit"], errors: [400, 404, 503], handler: { try await self.members($0, $1) }),
+                     tag: "dialogs", query: [.page, .limit], errors: [400, 404, 503], handler: { try await self.members($0, $1) }),
             APIRoute(method: .post, path: "/api/dialogs/:dialogId/members", summary: "Add a member (members only)",
                      tag: "dialogs", body: Schema.object(["userId": Schema.pattern("^usr_[a-z0-9]{8}$")], required: ["userId"]),
                      errors: [400, 404, 503], handler: { try await self.addMember($0, $1) }),
@@ -44,8 +44,25 @@ struct DialogRoutes {
                      tag: "dialogs", errors: [400, 403, 404, 503], handler: { try await self.removeMember($0, $1) }),
             APIRoute(method: .post, path: "/api/dialogs/:dialogId/typing", summary: "Signal that the caller is typing",
                      tag: "dialogs", success: 202, errors: [400, 404, 503], handler: { try await self.typing($0, $1) }),
+            APIRoute(method: .patch, path: "/api/dialogs/:dialogId/unread",
+                     summary: "Set the caller's unread counter (0 marks the dialog read; members only)", tag: "dialogs",
+                     body: Self.unreadBody, optionalBody: true,
+                     response: Schema.object(["data": Schema.object([
+                         "dialogId": Schema.pattern(OpenAPIDocument.parameterPatterns["dialogId"]!),
+                         "unreadCount": ["type": "integer", "minimum": 0],
+                         "lastSeenAt": ["nullable": true, "description": "Chat3's timestamp"],
+                     ], required: ["dialogId", "unreadCount"])], required: ["data"]),
+                     errors: [400, 404, 503], handler: { try await self.setUnread($0, $1) }),
         ]
     }
+
+    static let maxUnread = 1_000_000
+    static let unreadBody = Schema.object([
+        "unreadCount": ["type": "integer", "minimum": 0, "maximum": .number(Double(maxUnread)),
+                        "description": "At most the current count; default 0"],
+        "lastSeenAt": ["type": "number", "minimum": 0, "description": "Milliseconds since 1970"],
+        "reason": Schema.string(length: 1...100),
+    ])
 
     // MARK: Handlers
 
@@ -150,6 +167,43 @@ struct DialogRoutes {
         try await requireMember(me, id)
         let expires = try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.typing(me, in: id) }
         return JSONResponse.ok(["expiresInMs": .number(Double(expires))], status: .accepted)
+    }
+
+    /// The seed frontend's "mark read" (`PATCH` with `{unreadCount: 0}` or no body), through Chat3's member
+    /// unread endpoint. Chat3 refuses a count above the current one; that is the caller's 400.
+    func setUnread(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
+        let me = try RouteInput.caller(context)
+        let id = try RouteInput.dialogID(context)
+        var request = request
+        let body = try await request.optionalJSONObject(context: context)
+        var unreadCount = 0
+        switch body["unreadCount"] {
+        case nil, .null?: break
+        case let value?:
+            guard let count = value.intValue, (0...Self.maxUnread).contains(count) else {
+                throw APIError.badRequest("unreadCount must be an integer from 0 to \(Self.maxUnread)")
+            }
+            unreadCount = count
+        }
+        var lastSeenAt: Double?
+        switch body["lastSeenAt"] {
+        case nil, .null?: break
+        case let value?:
+            guard let ms = value.doubleValue, ms >= 0, ms.isFinite else {
+                throw APIError.badRequest("lastSeenAt must be milliseconds since 1970")
+            }
+            lastSeenAt = ms
+        }
+        let reason = try RouteInput.string(body, "reason", required: false)
+        if let reason, !(1...100).contains(reason.count) { throw APIError.badRequest("reason must be 1 to 100 characters") }
+        try await requireMember(me, id)
+        let state = try await chat3Call(notFound: .notFound("Dialog not found")) {
+            try await chat3.setUnread(me, in: id, unreadCount: unreadCount, lastSeenAt: lastSeenAt, reason: reason)
+        }
+        return JSONResponse.ok(["data": [
+            "dialogId": .string(id.rawValue), "unreadCount": state["unreadCount"] ?? .number(Double(unreadCount)),
+            "lastSeenAt": state["lastSeenAt"] ?? .null,
+        ]])
     }
 
     // MARK: Helpers

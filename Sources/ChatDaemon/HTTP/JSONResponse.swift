@@ -26,4 +26,13 @@ extension Request {
         guard case .object(let object) = value else { throw APIError.badRequest("Body must be a JSON object") }
         return object
     }
+
+    /// Like `jsonObject`, but an empty body is an empty object (routes whose every field is optional).
+    mutating func optionalJSONObject(context: some RequestContext) async throws -> [String: JSONValue] {
+        let buffer = try await collectBody(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return [:] }
+        guard let value = try? JSONValue.parse(buffer.readableBytesView) else { throw APIError.invalidJSON }
+        guard case .object(let object) = value else { throw APIError.badRequest("Body must be a JSON object") }
+        return object
+    }
 }

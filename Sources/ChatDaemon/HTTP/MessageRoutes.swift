@@ -16,18 +16,24 @@ struct MessageRoutes {
         chat3 = services.chat3
     }
 
+    static let sendBody = Schema.object(["content": ["type": "string", "minLength": 1, "maxLength": 4096],
+                                         "type": Schema.enumeration(["text", "image", "file"]),
+                                         "meta": ["type": "object", "description": "image and file need meta.url (http or https)"]],
+                                        required: ["content"])
+
     var routes: [APIRoute] {
-        [
-            APIRoute(method: .get, path: "/api/messages/dialog/:dialogId", summary: "Messages of a dialog, newest first (members only)",
-                     tag: "messages", query: ["page", "limit"], errors: [400, 404, 503],
-                     handler: { try await self.list($0, $1) }),
-            APIRoute(method: .post, path: "/api/messages/dialog/:dialogId", summary: "Send a message as the caller (members only)",
-                     tag: "messages",
-                     body: Schema.object(["content": ["type": "string", "minLength": 1, "maxLength": 4096],
-                                          "type": Schema.enumeration(["text", "image", "file"]),
-                                          "meta": ["type": "object", "description": "image and file need meta.url (http or https)"]],
-                                         required: ["content"]),
-                     success: 201, errors: [400, 404, 503], handler: { try await self.send($0, $1) }),
+        // The seed frontend's paths (`/api/dialog/:dialogId/messages`) are the same two operations: same
+        // handlers, same rules, listed twice so both are documented and served.
+        ["/api/messages/dialog/:dialogId", "/api/dialog/:dialogId/messages"].flatMap { path in
+            [
+                APIRoute(method: .get, path: path, summary: "Messages of a dialog, newest first (members only)",
+                         tag: "messages", query: [.page, .limit], errors: [400, 404, 503],
+                         handler: { try await self.list($0, $1) }),
+                APIRoute(method: .post, path: path, summary: "Send a message as the caller (members only)",
+                         tag: "messages", body: Self.sendBody, success: 201, errors: [400, 404, 503],
+                         handler: { try await self.send($0, $1) }),
+            ]
+        } + [
             APIRoute(method: .post, path: "/api/messages/:messageId/status/:status",
                      summary: "Mark a message read or delivered (members only)", tag: "messages",
                      errors: [400, 404, 503], handler: { try await self.status($0, $1) }),

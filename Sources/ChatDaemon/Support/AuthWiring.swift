@@ -7,7 +7,8 @@ extension LoginPolicy {
     init(config: ChatdConfig) {
         self.init(codeLength: config.codeLength, codeLifetimeSeconds: config.codeLifetimeSeconds,
                   maxAttempts: config.maxCodeAttempts, resendCooldownSeconds: config.resendCooldownSeconds,
-                  phoneHourlyLimit: config.phoneHourlyLimit, ipHourlyLimit: config.ipHourlyLimit)
+                  phoneHourlyLimit: config.phoneHourlyLimit, ipHourlyLimit: config.ipHourlyLimit,
+                  verifyPhoneHourlyLimit: config.verifyPhoneHourlyLimit, verifyIPHourlyLimit: config.verifyIPHourlyLimit)
     }
 }
 
