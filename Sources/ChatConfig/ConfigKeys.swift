@@ -88,7 +88,7 @@ extension ConfigKey {
         ConfigKey("auth.resend_cooldown", default: "60s", "minimum time between two codes for one phone"),
         ConfigKey("auth.phone_hourly_limit", default: "10", "codes per phone per hour"),
         ConfigKey("auth.ip_hourly_limit", default: "30", "code requests per client address per hour"),
-    ]
+    ] + ServerLimits.keys
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
 }

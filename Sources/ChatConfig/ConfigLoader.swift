@@ -152,7 +152,8 @@ public struct ConfigLoader: Sendable {
             maxCodeAttempts: try reader.int("auth.max_attempts", in: 1...100),
             resendCooldownSeconds: try reader.duration("auth.resend_cooldown"),
             phoneHourlyLimit: try reader.int("auth.phone_hourly_limit", in: 1...100_000),
-            ipHourlyLimit: try reader.int("auth.ip_hourly_limit", in: 1...1_000_000))
+            ipHourlyLimit: try reader.int("auth.ip_hourly_limit", in: 1...1_000_000),
+            limits: try ServerLimits(reader))
         return config
     }
 
