@@ -51,6 +51,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var ipHourlyLimit: Int
     public var verifyPhoneHourlyLimit: Int
     public var verifyIPHourlyLimit: Int
+    /// Timeouts, caps and rates per connection (see `ServerLimits`).
+    public var limits = ServerLimits()
 
     /// A short hash of the effective settings (secrets included only as their hash), shown by status.
     /// The queue that collects `userId`'s updates for this instance.

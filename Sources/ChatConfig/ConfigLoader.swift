@@ -154,7 +154,8 @@ public struct ConfigLoader: Sendable {
             phoneHourlyLimit: try reader.int("auth.phone_hourly_limit", in: 1...100_000),
             ipHourlyLimit: try reader.int("auth.ip_hourly_limit", in: 1...1_000_000),
             verifyPhoneHourlyLimit: try reader.int("auth.verify_phone_hourly_limit", in: 1...100_000),
-            verifyIPHourlyLimit: try reader.int("auth.verify_ip_hourly_limit", in: 1...1_000_000))
+            verifyIPHourlyLimit: try reader.int("auth.verify_ip_hourly_limit", in: 1...1_000_000),
+            limits: try ServerLimits(reader))
         return config
     }
 

@@ -100,7 +100,7 @@ public enum Daemon {
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
         let realTime = RealTimeHub(
-            tokens: tokens, setup: realTimeSetup.withMembership(Chat3DialogMembership(chat3: chat3)),
+            tokens: tokens, setup: realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3)),
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
                              disconnected: { pipeline.userDisconnected($0.rawValue) },
                              // A subscribe takes milliseconds; the cap (rabbitmq.subscribe_wait) bounds what a
@@ -166,9 +166,16 @@ public enum Daemon {
             notifier.notify("READY=1\nSTATUS=serving on port \(port)")
             onReady(port)
         }
+        let limits = config.limits
+        let metrics = services.metrics
+        let connections = ConnectionTracker(
+            limits: .init(maxConnections: limits.maxConnections, maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+                          requestHeadTimeout: .seconds(limits.requestHeadTimeout)),
+            trustedProxies: config.trustedProxies, limitHit: { metrics.limitHits($0).increment() })
         let app = Application(
             router: router,
-            server: RealTimeWebSocket.serverBuilder(hub: services.realTime),
+            server: RealTimeWebSocket.serverBuilder(hub: services.realTime, connections: connections,
+                                                    idleTimeout: .seconds(limits.idleTimeout)),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
             onServerRunning: { channel in readiness.listening(.http, port: channel.localAddress?.port ?? config.port) },
             logger: logger)
@@ -181,16 +188,20 @@ public enum Daemon {
                                               controller: controller, logger: logger,
                                               onListening: { readiness.listening(.control) })
         } catch { throw StartupError.controlSocket(error.description) }
+        let deadline = ShutdownDeadline(timeout: .seconds(limits.shutdownTimeout), connections: connections,
+                                        openSessions: { await services.realTime.server.sessionCount }, logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
-            // Shut down in reverse: sockets close first (clients reconnect elsewhere), then HTTP, then AMQP;
-            // the control socket last, so status answers while draining.
+            // Shut down in reverse: the deadline starts (server.shutdown_timeout), sockets close (clients
+            // reconnect elsewhere), then HTTP, then AMQP; the control socket last, so status answers while
+            // draining.
             services: [.init(service: controlServer), .init(service: services.pipeline), .init(service: services.relay), .init(service: app),
-                       .init(service: services.realTime)],
+                       .init(service: services.realTime), .init(service: deadline)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         controller.onShutdown { await serviceGroup.triggerGracefulShutdown() }
         let watchdog = Task { await notifier.runWatchdog() }
         try await serviceGroup.run()
+        deadline.finished()
         watchdog.cancel()
         notifier.notify("STOPPING=1")
         await services.store.close()

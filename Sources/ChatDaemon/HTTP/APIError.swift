@@ -22,6 +22,10 @@ public enum APIError: Error, Equatable, Sendable {
     case chat3Unavailable
     case storeUnavailable
     case internalError
+    /// A connection refused by `server.max_connections` or `server.max_connections_per_address`.
+    case tooManyConnections
+    /// No complete request head within `server.request_head_timeout`.
+    case requestTimeout
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -34,6 +38,8 @@ public enum APIError: Error, Equatable, Sendable {
         case .rateLimited, .tooManyAttempts: .tooManyRequests
         case .smsUnavailable, .chat3Unavailable, .storeUnavailable: .serviceUnavailable
         case .internalError: .internalServerError
+        case .tooManyConnections: .serviceUnavailable
+        case .requestTimeout: .requestTimeout
         }
     }
 
@@ -53,6 +59,8 @@ public enum APIError: Error, Equatable, Sendable {
         case .chat3Unavailable: "chat3_unavailable"
         case .storeUnavailable: "store_unavailable"
         case .internalError: "internal_error"
+        case .tooManyConnections: "too_many_connections"
+        case .requestTimeout: "request_timeout"
         }
     }
 
@@ -69,6 +77,8 @@ public enum APIError: Error, Equatable, Sendable {
         case .chat3Unavailable: "Chat service unavailable"
         case .storeUnavailable: "User store unavailable"
         case .internalError: "Internal server error"
+        case .tooManyConnections: "Too many connections; retry later"
+        case .requestTimeout: "No complete request in time"
         }
     }
 
@@ -97,6 +107,12 @@ public enum APIError: Error, Equatable, Sendable {
         case is DecodingError: self = .invalidJSON
         default: self = .internalError
         }
+    }
+
+    /// The envelope's JSON text, for answers written below the router (`ConnectionGuardHandler`).
+    public var bodyText: String {
+        let body: JSONValue = ["success": false, "error": .string(message), "code": .string(code)]
+        return body.serialized()
     }
 
     /// The reference's envelope: `{"success": false, "error": "...", "code": "..."}`.

@@ -47,6 +47,12 @@ public final class ChatMetrics: Sendable {
                              help: "Failed code requests and verifications, by reason")
     }
 
+    /// A limit was hit (`ServerLimits`): a connection, session, socket or request refused or closed.
+    public func limitHits(_ limit: String) -> Counter {
+        registry.makeCounter(name: "chatd_limit_hits_total", labels: [("limit", limit)],
+                             help: "Connections, sessions, sockets or requests refused or closed by a limit, by limit")
+    }
+
     public func httpRequests(method: String, route: String, status: Int) -> Counter {
         registry.makeCounter(name: "chatd_http_requests_total",
                              labels: [("method", method), ("route", route), ("status", String(status))],

@@ -15,19 +15,34 @@ import SocketIO
 public enum RealTimeWebSocket {
     /// Frames up to 1 MiB, above `maxHttpBufferSize` (1 MB), so the Engine.IO layer sees oversized
     /// messages and closes the session itself. WebSocket-level pings are off: Engine.IO has its own.
-    public static func serverBuilder(hub: RealTimeHub) -> HTTPServerBuilder {
+    ///
+    /// With `connections`, every connection passes `ConnectionGuardHandler` first (caps, request-head
+    /// timeout, closing on shutdown); `idleTimeout` closes keep-alive connections without a request.
+    public static func serverBuilder(hub: RealTimeHub, connections: ConnectionTracker? = nil,
+                                     idleTimeout: Duration? = nil) -> HTTPServerBuilder {
         let maxPayload = hub.configuration.engine.maxPayload
+        var http1 = HTTP1Channel.Configuration(idleTimeout: idleTimeout.map(TimeAmount.init))
+        // A request head (the token in Authorization included) fits in 16 KiB; larger ones are refused
+        // before anything is kept for them.
+        http1.httpDecoder.maxHeaderListSize = 16 * 1024
+        http1.httpDecoder.maxHeaderFieldSize = 16 * 1024
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: http1,
             ws: WebSocketServerConfiguration(maxFrameSize: max(1 << 20, maxPayload + 1024), autoPing: .disabled))
-        return .http1WebSocketUpgrade(configuration: configuration) { request, channel, _ in
-            guard let sid = await upgradeTarget(request, hub: hub) else {
-                return ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>.dontUpgrade
-            }
+        let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws
+            -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
+            guard let sid = await upgradeTarget(request, hub: hub) else { return .dontUpgrade }
             let headers = RealTimeRoutes.handshakeHeaders(request.headerFields)
             return .upgrade([:]) { inbound, outbound, _ in
                 await serve(sid: sid, headers: headers, inbound: inbound, outbound: outbound, channel: channel,
                             hub: hub, maxMessage: maxPayload + 1024)
             }
+        }
+        return HTTPServerBuilder { responder in
+            let channel = HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration,
+                                                       shouldUpgrade: shouldUpgrade)
+            guard let connections else { return channel }
+            return GuardedChildChannel(inner: channel, tracker: connections)
         }
     }
 

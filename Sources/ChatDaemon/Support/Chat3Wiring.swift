@@ -42,6 +42,17 @@ struct Chat3DialogMembership: DialogMembershipChecking {
 }
 
 extension RealTimeSetup {
+    /// Production's server settings from the config (heartbeat, payload, socket limits); a test's own
+    /// server configuration is kept.
+    func configured(by limits: ServerLimits) -> RealTimeSetup {
+        guard self.membership is UnwiredDialogMembership else { return self }
+        var setup = self
+        setup.server.engine.pingInterval = .milliseconds(Int64(limits.pingInterval * 1000))
+        setup.server.engine.pingTimeout = .milliseconds(Int64(limits.pingTimeout * 1000))
+        setup.server.engine.maxPayload = limits.maxPayload
+        return setup
+    }
+
     /// Production's unwired placeholder replaced by the Chat3 check; an injected test double is kept.
     func withMembership(_ membership: any DialogMembershipChecking) -> RealTimeSetup {
         guard self.membership is UnwiredDialogMembership else { return self }

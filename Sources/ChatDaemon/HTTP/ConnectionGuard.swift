@@ -1,0 +1,213 @@
+import ChatCore
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// Every open HTTP connection: the global and per-address caps, and the list the shutdown deadline
+/// closes. Hummingbird only learns about a connection once its first request head is parsed, so a
+/// client that connects and sends nothing (or half a head) would otherwise hold a connection, and a
+/// graceful shutdown, forever.
+public final class ConnectionTracker: Sendable {
+    public struct Limits: Sendable {
+        public var maxConnections: Int
+        public var maxConnectionsPerAddress: Int
+        public var requestHeadTimeout: Duration
+
+        public init(maxConnections: Int, maxConnectionsPerAddress: Int, requestHeadTimeout: Duration) {
+            self.maxConnections = maxConnections
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
+            self.requestHeadTimeout = requestHeadTimeout
+        }
+    }
+
+    enum Admission: Equatable {
+        case admitted
+        case refused(limit: String)
+    }
+
+    private struct Entry {
+        let channel: any Channel
+        /// The address counted against the per-address cap (nil for trusted proxies).
+        let address: String?
+    }
+
+    private struct State {
+        var open: [ObjectIdentifier: Entry] = [:]
+        var perAddress: [String: Int] = [:]
+    }
+
+    let limits: Limits
+    private let trustedProxies: TrustedProxies
+    /// Called with the limit's name each time one refuses or closes a connection.
+    let limitHit: @Sendable (String) -> Void
+    private let state = Mutex(State())
+
+    public init(limits: Limits, trustedProxies: TrustedProxies, limitHit: @escaping @Sendable (String) -> Void) {
+        self.limits = limits
+        self.trustedProxies = trustedProxies
+        self.limitHit = limitHit
+    }
+
+    func admit(_ channel: any Channel) -> Admission {
+        let peer = channel.remoteAddress?.ipAddress
+        // Behind a proxy every client shares the proxy's address; only the global cap applies there.
+        let address = peer.flatMap { trustedProxies.trusts($0) ? nil : $0 }
+        return state.withLock { state in
+            if state.open.count >= limits.maxConnections { return .refused(limit: "connections") }
+            if let address, state.perAddress[address, default: 0] >= limits.maxConnectionsPerAddress {
+                return .refused(limit: "connections_per_address")
+            }
+            state.open[ObjectIdentifier(channel)] = Entry(channel: channel, address: address)
+            if let address { state.perAddress[address, default: 0] += 1 }
+            return .admitted
+        }
+    }
+
+    func release(_ channel: any Channel) {
+        state.withLock { state in
+            guard let entry = state.open.removeValue(forKey: ObjectIdentifier(channel)) else { return }
+            if let address = entry.address {
+                let remaining = state.perAddress[address, default: 1] - 1
+                state.perAddress[address] = remaining > 0 ? remaining : nil
+            }
+        }
+    }
+
+    public var openCount: Int { state.withLock { $0.open.count } }
+
+    /// Closes every connection still open (the shutdown deadline); returns how many there were.
+    @discardableResult
+    public func closeAll() -> Int {
+        let channels = state.withLock { $0.open.values.map(\.channel) }
+        for channel in channels { channel.close(mode: .all, promise: nil) }
+        return channels.count
+    }
+}
+
+/// The first handler of every HTTP connection (before the HTTP decoder, so it sees raw bytes): admits
+/// the connection against the caps, gives its first request head `requestHeadTimeout` to arrive, and
+/// closes a connection that has not completed a request head when the server quiesces. Later requests
+/// on a keep-alive connection are bounded by Hummingbird's idle timeout.
+final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let tracker: ConnectionTracker
+    private var activated = false
+    private var admitted = false
+    private var headComplete = false
+    /// Consecutive line ends seen (CR ignored): two end the head.
+    private var lineEnds = 0
+    private var headTimer: Scheduled<Void>?
+
+    init(tracker: ConnectionTracker) {
+        self.tracker = tracker
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { activate(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        activate(context)
+        context.fireChannelActive()
+    }
+
+    private func activate(_ context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
+        switch tracker.admit(context.channel) {
+        case .refused(let limit):
+            tracker.limitHit(limit)
+            refuse(context, .tooManyConnections)
+        case .admitted:
+            admitted = true
+            let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
+            let timeout = tracker.limits.requestHeadTimeout
+            headTimer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+                guard !self.headComplete else { return }
+                self.tracker.limitHit("request_head_timeout")
+                self.refuse(context, .requestTimeout)
+            }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !headComplete {
+            let buffer = unwrapInboundIn(data)
+            for byte in buffer.readableBytesView {
+                if byte == UInt8(ascii: "\n") {
+                    lineEnds += 1
+                    if lineEnds == 2 {
+                        headComplete = true
+                        headTimer?.cancel()
+                        headTimer = nil
+                        break
+                    }
+                } else if byte != UInt8(ascii: "\r") {
+                    lineEnds = 0
+                }
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        headTimer?.cancel()
+        headTimer = nil
+        if admitted {
+            admitted = false
+            tracker.release(context.channel)
+        }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Shutting down: a connection without a complete request has nothing to finish.
+        if event is ChannelShouldQuiesceEvent, !headComplete {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Answers in the REST error envelope, written straight to the socket, and closes.
+    private func refuse(_ context: ChannelHandlerContext, _ error: APIError) {
+        let body = error.bodyText
+        var head = "HTTP/1.1 \(error.status.code) \(error.status.reasonPhrase)\r\n"
+        head += "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
+        if error == .tooManyConnections { head += "Retry-After: 1\r\n" }
+        head += "Connection: close\r\n\r\n"
+        let buffer = context.channel.allocator.buffer(string: head + body)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// A server child channel with `ConnectionGuardHandler` in front of another's pipeline.
+struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+
+    let inner: Inner
+    let tracker: ConnectionTracker
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let tracker = tracker
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ConnectionGuardHandler(tracker: tracker), position: .first)
+        }.flatMap { inner.setup(channel: channel, logger: logger) }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

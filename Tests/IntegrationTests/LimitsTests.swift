@@ -1,0 +1,162 @@
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+/// chatd's limits (`ServerLimits`, issue 13) against the real binary and real clients: each test drives
+/// one limit past its bound and shows the clear answer, the offender closed, and a bystander unaffected.
+@Suite("limits on the chatd binary", .serialized)
+struct LimitsTests {
+    struct Fixture {
+        let directory: TemporaryDirectory
+        let environment: [String: String]
+        let chatd: ChatdProcess
+        let tokens: [String]
+
+        /// `config` is TOML text for the limit keys under test; `users` users get a token each.
+        static func start(config: String, users: Int = 1) async throws -> Fixture {
+            let directory = try TemporaryDirectory("limits")
+            let configPath = directory.path("chatd.toml")
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            let environment = [
+                "CHATD_STORE": "sqlite://\(directory.path("t.sqlite"))",
+                "CHATD_STATE_DIR": directory.url.path,
+                "CHATD_CONFIG": configPath,
+                "CHATD_CONTROL_SOCKET": directory.path("chatd.sock"),
+                "JWT_SECRET": String(repeating: "k", count: 40),
+                "SMS_SENDER": "command",
+                "SMS_COMMAND": "true",
+                "CHAT3_API_URL": "http://127.0.0.1:9/api",
+            ]
+            var tokens: [String] = []
+            for index in 0..<users {
+                let created = try await runCommand(ChatBinaries.path("chatctl"),
+                                                   ["user", "create", "--phone", "7900555\(String(format: "%04d", index))",
+                                                    "--name", "User\(index)", "--json"], environment: environment)
+                let userId = try #require(try JSONValue.parse(created.stdout)["userId"]?.stringValue, "\(created.stderr)")
+                let minted = try await runCommand(ChatBinaries.path("chatctl"), ["token", "mint", "--user", userId],
+                                                  environment: environment)
+                tokens.append(minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            let chatd = try await ChatdProcess.start(environment: environment,
+                                                     logURL: directory.url.appendingPathComponent("chatd.log"))
+            return Fixture(directory: directory, environment: environment, chatd: chatd, tokens: tokens)
+        }
+
+        var port: Int { chatd.port }
+
+        /// A bystander's request: `/health` from another loopback address, with its latency.
+        func bystanderHealth() throws -> (ok: Bool, seconds: Double) {
+            let started = Date()
+            let answer = try RawTCPClient.request("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                                  port: port, source: "127.0.0.2")
+            return (answer.hasPrefix("HTTP/1.1 200"), Date().timeIntervalSince(started))
+        }
+
+        func limitHits(_ limit: String) async throws -> Int {
+            let text = try await HTTPTestClient.send("GET", "\(chatd.baseURL)/metrics").text
+            let prefix = "chatd_limit_hits_total{limit=\"\(limit)\"} "
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
+            return Int(Double(line.dropFirst(prefix.count)) ?? 0)
+        }
+
+        func sockets(count: Int) throws -> ServiceProcess {
+            let tokensFile = directory.url.appendingPathComponent("tokens.json")
+            try Data(JSONValue.array(tokens.map(JSONValue.string)).serialized().utf8).write(to: tokensFile)
+            let root = RepositoryRoot.find()!
+            return try ServiceProcess(root.appendingPathComponent(".venv/bin/python3").path, [
+                "-u", root.appendingPathComponent("tools/testclients/sio_load.py").path,
+                "--port", "\(port)", "--tokens", tokensFile.path, "--count", "\(count)", "--timeout", "120",
+            ], environment: [:], logURL: directory.url.appendingPathComponent("sockets.log"))
+        }
+    }
+
+    @Test("SIGTERM with a silent connection, a half-sent request head, a half-sent body and 100 live sockets exits 0 within server.shutdown_timeout and logs what was still open")
+    func boundedShutdown() async throws {
+        let fixture = try await Fixture.start(config: "[server]\nshutdown_timeout = \"3s\"\n")
+        defer { fixture.directory.remove() }
+        let sockets = try fixture.sockets(count: 100)
+        defer { Task { await sockets.stop() } }
+        _ = try await sockets.waitForLine("CONNECTED 100", timeoutSeconds: 90)
+        let silent = try RawTCPClient(port: fixture.port)
+        let halfHead = try RawTCPClient(port: fixture.port)
+        halfHead.send("GET /health HTTP/1.1\r\nHost: x\r\n")
+        // Head complete, body not: the route waits for the rest, which never comes.
+        let halfBody = try RawTCPClient(port: fixture.port)
+        halfBody.send("POST /api/auth/request-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pho")
+        try await Task.sleep(for: .milliseconds(300))  // let chatd read the partial bytes
+
+        let started = ContinuousClock.now
+        let status = await fixture.chatd.service.stop(graceSeconds: 12)
+        let elapsed = ContinuousClock.now - started
+        #expect(status == 0)
+        #expect(elapsed < .seconds(6), "shutdown took \(elapsed)")
+        let log = fixture.chatd.service.log
+        #expect(log.contains("shutting down connection.count="), "\(log)")
+        #expect(log.contains("real-time sessions closed socket.count=100"), "\(log)")
+        #expect(log.contains("shutdown deadline reached; closing what is still open connection.count=1"), "\(log)")
+        #expect(log.contains("chatd stopped"))
+        for client in [silent, halfHead, halfBody] {
+            #expect(client.readUntilClosed(timeoutSeconds: 2).closed)
+        }
+    }
+
+    @Test("a connection without a complete request head within server.request_head_timeout gets 408 and is closed, while a bystander's requests stay fast")
+    func requestHeadTimeout() async throws {
+        let fixture = try await Fixture.start(config: "[server]\nrequest_head_timeout = \"1s\"\n")
+        defer { fixture.directory.remove() }
+        let before = try fixture.bystanderHealth()
+        #expect(before.ok)
+        let slow = try RawTCPClient(port: fixture.port)
+        slow.send("GET /health HTTP/1.1\r\nHost: x\r\n")
+        let during = try fixture.bystanderHealth()
+        let answer = slow.readUntilClosed(timeoutSeconds: 8)
+        #expect(answer.closed)
+        #expect(answer.text.hasPrefix("HTTP/1.1 408"), "\(answer.text)")
+        #expect(answer.text.contains(#""code":"request_timeout""#), "\(answer.text)")
+        #expect(during.ok)
+        #expect(during.seconds < max(0.5, before.seconds * 2), "bystander \(before.seconds)s → \(during.seconds)s")
+        #expect(try await fixture.limitHits("request_head_timeout") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("connections past server.max_connections_per_address get 503 too_many_connections and are closed; another address is still served")
+    func connectionsPerAddress() async throws {
+        let fixture = try await Fixture.start(config: "[server]\nmax_connections_per_address = 5\n")
+        defer { fixture.directory.remove() }
+        let before = try fixture.bystanderHealth()
+        // The fixture's own metrics requests come from 127.0.0.1 too; hold four of its five.
+        let held = try (0..<4).map { _ in try RawTCPClient(port: fixture.port, source: "127.0.0.3") }
+        let last = try RawTCPClient(port: fixture.port, source: "127.0.0.3")
+        let refused = try RawTCPClient(port: fixture.port, source: "127.0.0.3")
+        let answer = refused.readUntilClosed(timeoutSeconds: 5)
+        #expect(answer.closed)
+        #expect(answer.text.hasPrefix("HTTP/1.1 503"), "\(answer.text)")
+        #expect(answer.text.contains(#""code":"too_many_connections""#), "\(answer.text)")
+        let during = try fixture.bystanderHealth()
+        #expect(during.ok)
+        #expect(during.seconds < max(0.5, before.seconds * 2), "bystander \(before.seconds)s → \(during.seconds)s")
+        // A slot freed is a slot to use again.
+        last.close()
+        // chatd learns of the close asynchronously: a refusal until then is expected, a 200 after it.
+        var again = ""
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            again = try RawTCPClient.request("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                             port: fixture.port, source: "127.0.0.3")
+        } while !again.hasPrefix("HTTP/1.1 200") && Date() < deadline
+        #expect(again.hasPrefix("HTTP/1.1 200"), "\(again)")
+        #expect(try await fixture.limitHits("connections_per_address") >= 1)
+        held.forEach { $0.close() }
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("socketio.ping_interval, ping_timeout and max_payload reach the Engine.IO handshake")
+    func heartbeatKeys() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nping_interval = \"7s\"\nping_timeout = \"3s\"\nmax_payload = 50000\n")
+        defer { fixture.directory.remove() }
+        let open = try await HTTPTestClient.send("GET", "\(fixture.chatd.baseURL)/socket.io/?EIO=4&transport=polling")
+        #expect(open.text.contains(#""pingInterval":7000,"pingTimeout":3000,"maxPayload":50000"#), "\(open.text)")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}
