@@ -30,12 +30,18 @@ public struct LogCodeSender: CodeSender {
 
 /// Runs a program per code with `SMS_PHONE` and `SMS_CODE` in its environment (never in argv,
 /// where other users could read it). A non-zero exit or a 10 s timeout is a failure.
+///
+/// The program gets `environment` (the configuration passes PATH and the locale) plus those two, and
+/// nothing else of chatd's: the SMS script is often someone else's code, and chatd's own environment
+/// holds the JWT secret, the Chat3 key and the broker's password.
 public struct CommandCodeSender: CodeSender {
     let command: String
+    let environment: [String: String]
     let timeoutSeconds: Double
 
-    public init(command: String, timeoutSeconds: Double = 10) {
+    public init(command: String, environment: [String: String], timeoutSeconds: Double = 10) {
         self.command = command
+        self.environment = environment
         self.timeoutSeconds = timeoutSeconds
     }
 
@@ -43,7 +49,7 @@ public struct CommandCodeSender: CodeSender {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
-        var environment = ProcessInfo.processInfo.environment
+        var environment = self.environment
         environment["SMS_PHONE"] = phone.digits
         environment["SMS_CODE"] = code
         process.environment = environment

@@ -43,6 +43,9 @@ public struct ChatdConfig: Sendable, Equatable {
     public var controlSocket: String
     public var operatorGroup: String
     public var smsSender: SMSSender
+    /// All the `command` SMS sender inherits of chatd's environment: PATH and the locale, never a secret.
+    /// Sorted `NAME=value` entries, so the reload diff and the digest do not depend on dictionary order.
+    public var smsCommandEnvironment: [String]
     public var codeLength: Int
     public var codeLifetimeSeconds: Double
     public var maxCodeAttempts: Int

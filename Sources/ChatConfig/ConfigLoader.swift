@@ -60,6 +60,17 @@ public struct ConfigLoader: Sendable {
         return resolved
     }
 
+    /// What the SMS program may see of chatd's environment: PATH (a safe default without one) and the
+    /// locale variables. Everything else — JWT_SECRET, CHAT3_API_KEY, RABBITMQ_URL with its password —
+    /// stays with chatd; the sender adds SMS_PHONE and SMS_CODE.
+    static func smsCommandEnvironment(from environment: [String: String]) -> [String] {
+        var chosen = ["PATH": environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
+        for (name, value) in environment where name == "LANG" || name == "LANGUAGE" || name.hasPrefix("LC_") {
+            chosen[name] = value
+        }
+        return chosen.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
     public func load() throws(ConfigError) -> ChatdConfig {
         let raw = try resolve()
         var reader = TypedReader(raw: raw.mapValues(\.value))
@@ -147,6 +158,7 @@ public struct ConfigLoader: Sendable {
             controlSocket: try reader.string("control.socket"),
             operatorGroup: try reader.string("control.operator_group"),
             smsSender: sender,
+            smsCommandEnvironment: Self.smsCommandEnvironment(from: environment),
             codeLength: try reader.int("auth.code_length", in: 4...8),
             codeLifetimeSeconds: try reader.duration("auth.code_ttl", positive: true),
             maxCodeAttempts: try reader.int("auth.max_attempts", in: 1...100),

@@ -85,7 +85,7 @@ public enum Daemon {
         let chat3 = Chat3Client.make(config: config, metrics: metrics, logger: logger)
         let logins = LoginService(store: store, policy: LoginPolicy(config: config),
                                   codes: OneTimeCode(serverSecret: secret, length: config.codeLength),
-                                  sender: CodeSenders.make(config.smsSender, logger: logger), tokens: tokens, logger: logger,
+                                  sender: CodeSenders.make(config, logger: logger), tokens: tokens, logger: logger,
                                   onUserCreated: { user in
                                       // Off the login path: a slow Chat3 must not delay the code.
                                       Task { await chat3.register(user, logger: logger) }

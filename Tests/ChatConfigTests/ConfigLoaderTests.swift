@@ -36,6 +36,17 @@ struct ConfigLoaderTests {
         #expect(config.jwtLifetimeSeconds == 48 * 3600)
     }
 
+    @Test("the SMS command inherits only PATH and the locale of the environment")
+    func smsCommandEnvironment() throws {
+        let env = ["JWT_SECRET": secret, "SMS_SENDER": "command", "SMS_COMMAND": "/bin/true", "CHAT3_API_KEY": "k",
+                   "RABBITMQ_URL": "amqp://u:p@h/", "PATH": "/opt/bin:/usr/bin", "LANG": "ru_RU.UTF-8",
+                   "LC_MESSAGES": "C", "HOME": "/root", "MONGODB_URI": "mongodb://u:p@h/db"]
+        let config = try loader(env: env).load()
+        #expect(config.smsCommandEnvironment == ["LANG=ru_RU.UTF-8", "LC_MESSAGES=C", "PATH=/opt/bin:/usr/bin"])
+        let withoutPath = try loader(env: ["JWT_SECRET": secret, "SMS_SENDER": "command", "SMS_COMMAND": "/bin/true"]).load()
+        #expect(withoutPath.smsCommandEnvironment == ["PATH=/usr/local/bin:/usr/bin:/bin"])
+    }
+
     @Test("secrets can come from *_FILE variables")
     func secretFiles() throws {
         let config = try loader(env: ["JWT_SECRET_FILE": "/run/secret", "CHAT3_API_KEY_FILE": "/run/key", "CHATD_DEV": "1"],

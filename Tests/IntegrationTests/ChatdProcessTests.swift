@@ -106,6 +106,45 @@ struct ChatdProcessTests {
     }
 }
 
+extension ChatdProcessTests {
+    @Test("the SMS command sees PATH, the locale, SMS_PHONE and SMS_CODE, and none of chatd's secrets")
+    func smsCommandEnvironment() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var env = baseEnvironment(directory)
+        let secrets = ["JWT_SECRET": String(repeating: "z", count: 48), "CHAT3_API_KEY": "chat3-key-4b7f9e",
+                       "RABBITMQ_URL": "amqp://chatd:broker-pass-91c2@127.0.0.1:5672/",
+                       "RABBITMQ_MANAGEMENT_URL": "http://guest:mgmt-pass-77d1@127.0.0.1:15672"]
+        env.merge(secrets) { $1 }
+        env["LC_ALL"] = "C.UTF-8"
+        env["SMS_SENDER"] = "command"
+        // The test program: writes its whole environment, one NAME=value per line (NUL-separated).
+        env["SMS_COMMAND"] = "/usr/bin/env -0 > '\(directory.path("env.txt"))'"
+        let chatd = try await ChatdProcess.start(environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+        let requested = try await HTTPTestClient.json("POST", "\(chatd.baseURL)/api/auth/request-code",
+                                                       ["phone": "79007654322", "name": "Ann"])
+        #expect(requested.status == 200)
+        let printed = try String(contentsOfFile: directory.path("env.txt"), encoding: .utf8)
+        let variables = Dictionary(printed.split(separator: "\0").map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }, uniquingKeysWith: { $1 })
+        #expect(variables["SMS_PHONE"] == "79007654322")
+        #expect(variables["SMS_CODE"]?.count == 4)
+        #expect(variables["PATH"] != nil)
+        #expect(variables["LC_ALL"] == "C.UTF-8")
+        // /bin/sh may add PWD, SHLVL and _ itself; nothing else of chatd's may arrive.
+        let unexpected = Set(variables.keys).subtracting(["SMS_PHONE", "SMS_CODE", "PATH", "LANG", "LANGUAGE", "PWD", "SHLVL", "_"])
+            .filter { !$0.hasPrefix("LC_") }
+        #expect(unexpected.isEmpty, "\(unexpected.sorted())")
+        for (name, secret) in secrets {
+            #expect(!printed.contains(secret), "\(name) reached the SMS program")
+        }
+        #expect(!printed.contains("broker-pass-91c2") && !printed.contains("mgmt-pass-77d1"))
+        #expect(await chatd.service.stop() == 0)
+    }
+}
+
 /// A datagram socket standing in for systemd's notify socket.
 final class FakeNotifySocket: @unchecked Sendable {
     // The descriptor is only read by `receive` and closed once by `close`.

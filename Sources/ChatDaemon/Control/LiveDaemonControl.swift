@@ -164,7 +164,7 @@ enum ReloadDiff {
         "queueExpiresSeconds": "rabbitmq.queue_expires", "subscribeWaitSeconds": "rabbitmq.subscribe_wait", "prefetch": "rabbitmq.prefetch", "chat3URL": "chat3.url",
         "chat3APIKey": "chat3.api_key", "chat3Tenant": "chat3.tenant", "chat3ConnectTimeout": "chat3.connect_timeout",
         "chat3RequestTimeout": "chat3.request_timeout", "jwtSecret": "jwt.secret", "jwtLifetimeSeconds": "jwt.expires_in",
-        "controlSocket": "control.socket", "operatorGroup": "control.operator_group", "smsSender": "sms.sender",
+        "controlSocket": "control.socket", "operatorGroup": "control.operator_group", "smsSender": "sms.sender", "smsCommandEnvironment": "sms.command",
         "codeLength": "auth.code_length", "codeLifetimeSeconds": "auth.code_ttl", "maxCodeAttempts": "auth.max_attempts",
         "resendCooldownSeconds": "auth.resend_cooldown", "phoneHourlyLimit": "auth.phone_hourly_limit",
         "ipHourlyLimit": "auth.ip_hourly_limit", "verifyPhoneHourlyLimit": "auth.verify_phone_hourly_limit",

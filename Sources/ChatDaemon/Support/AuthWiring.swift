@@ -13,10 +13,14 @@ extension LoginPolicy {
 }
 
 enum CodeSenders {
-    static func make(_ kind: ChatdConfig.SMSSender, logger: Logger) -> any CodeSender {
-        switch kind {
+    static func make(_ config: ChatdConfig, logger: Logger) -> any CodeSender {
+        switch config.smsSender {
         case .log: LogCodeSender(logger: logger)
-        case .command(let command): CommandCodeSender(command: command)
+        case .command(let command): CommandCodeSender(command: command, environment: Dictionary(
+            config.smsCommandEnvironment.map { entry in
+                let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+            }, uniquingKeysWith: { $1 }))
         // The loader has checked the URL.
         case .webhook(let url): WebhookCodeSender(url: URL(string: url)!)
         }
