@@ -81,6 +81,7 @@ struct CrossInstanceRealTimeTests {
             #expect(started["userName"] == "Alice")
             let typing = try await clientB.waitForEvent("typing:update") { $0["userId"]?.stringValue == alice.userId }
             #expect(typing["expiresInMs"] == 5000)
+            #expect(typing["userName"] == "Alice")
             clientA.emit("typing:stop", ["dialogId": .string(dialogId)], ack: true)
             _ = try await clientB.waitForEvent("typing:stop") { $0["userId"]?.stringValue == alice.userId }
 

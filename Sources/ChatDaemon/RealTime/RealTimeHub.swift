@@ -69,12 +69,15 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     private let coMembers: any CoMemberFinding
     private let presenceChanges: AsyncStream<PresenceChange>
     private let relay: (any RoomRelaying)?
+    private let names: UserNames?
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
+    /// - Parameter names: fills in names that updates from Chat3 lack (the typer of `typing:update`).
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
-                relay: (any RoomRelaying)? = nil, logger: Logger) {
+                relay: (any RoomRelaying)? = nil, names: UserNames? = nil, logger: Logger) {
         self.logger = logger
         self.relay = relay
+        self.names = names
         configuration = setup.server
         coMembers = setup.coMembers
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
@@ -135,6 +138,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     @discardableResult
     public func deliver(_ event: String, _ payload: JSONValue, toUser userId: String) async -> Int {
         guard let id = UserID(rawValue: userId) else { return 0 }
+        let payload = await names?.completing(event, payload) ?? payload
         return await emit(event: event, args: [payload], toUser: id)
     }
 
