@@ -18,6 +18,8 @@ public struct Chat3ClientConfiguration: Sendable {
     public var breakerCooldown: Duration
     /// How long a positive membership answer is trusted.
     public var membershipLifetime: Duration
+    /// How long `coMembers(of:)` trusts a user's dialog list and a dialog's member list.
+    public var coMembersLifetime: Duration = .seconds(30)
     /// Connections to Chat3 open at once (more calls wait for one) and kept alive between calls.
     public var maxConnections: Int
 
@@ -56,6 +58,9 @@ public final class Chat3Client: Sendable {
     private let memberships: ExpiringCache<MembershipKey, Bool>
     /// A message never moves to another dialog, so its dialog can be remembered for long.
     private let messageDialogs: ExpiringCache<MessageID, DialogID>
+    /// Presence's view of who shares dialogs with whom (`coMembers(of:)`).
+    private let userDialogIDs: ExpiringCache<UserID, [DialogID]>
+    private let dialogMemberIDs: ExpiringCache<DialogID, [UserID]>
 
     private struct MembershipKey: Hashable, Sendable {
         var user: UserID
@@ -78,6 +83,8 @@ public final class Chat3Client: Sendable {
         breaker = CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown)
         memberships = ExpiringCache(lifetime: configuration.membershipLifetime, capacity: 100_000)
         messageDialogs = ExpiringCache(lifetime: .seconds(3600), capacity: 100_000)
+        userDialogIDs = ExpiringCache(lifetime: configuration.coMembersLifetime, capacity: 100_000)
+        dialogMemberIDs = ExpiringCache(lifetime: configuration.coMembersLifetime, capacity: 100_000)
     }
 
     // MARK: Users
@@ -126,6 +133,7 @@ public final class Chat3Client: Sendable {
         let json = try await call(.post, ["dialogs"], route: "/dialogs", body: body)
         guard let dialog = json["data"].flatMap(Chat3Dialog.init) else { throw .invalidResponse }
         for member in members { memberships.set(MembershipKey(user: member, dialog: dialog.dialogId), true) }
+        forgetCoMembers(dialog.dialogId, members)
         return dialog
     }
 
@@ -138,9 +146,69 @@ public final class Chat3Client: Sendable {
     public func deleteDialog(_ id: DialogID) async throws(Chat3Error) {
         _ = try await call(.delete, ["dialogs", id.rawValue], route: "/dialogs/:d")
         memberships.removeAll { $0.dialog == id }
+        dialogMemberIDs.remove(id)
     }
 
     // MARK: Members
+
+    /// Dialogs and members looked at by `coMembers(of:)`: a bound on the Chat3 calls one connect costs.
+    public static let coMemberDialogLimit = 500
+    public static let coMemberLimit = 5000
+
+    /// Everyone who shares at least one dialog with `user` (without `user`), from the first
+    /// `coMemberDialogLimit` of its dialogs (most recently active first) and at most `coMemberLimit` people.
+    /// Dialog lists and member lists are remembered for `coMembersLifetime`, so a reconnect storm costs
+    /// Chat3 little; chatd's own membership writes forget the affected lists at once.
+    public func coMembers(of user: UserID) async throws(Chat3Error) -> Set<UserID> {
+        var result: Set<UserID> = []
+        for dialog in try await dialogIDs(of: user) {
+            for member in try await memberIDs(of: dialog) where member != user {
+                result.insert(member)
+                if result.count >= Self.coMemberLimit { return result }
+            }
+        }
+        return result
+    }
+
+    private func dialogIDs(of user: UserID) async throws(Chat3Error) -> [DialogID] {
+        if let cached = userDialogIDs[user] { return cached }
+        var ids: [DialogID] = []
+        var page = 1
+        while ids.count < Self.coMemberDialogLimit {
+            let result = try await userDialogs(of: user, page: page, limit: 100)
+            ids += result.items.map(\.dialogId)
+            if result.items.count < 100 || page >= result.pagination.pages { break }
+            page += 1
+        }
+        let limited = Array(ids.prefix(Self.coMemberDialogLimit))
+        userDialogIDs.set(user, limited)
+        return limited
+    }
+
+    private func memberIDs(of dialog: DialogID) async throws(Chat3Error) -> [UserID] {
+        if let cached = dialogMemberIDs[dialog] { return cached }
+        var ids: [UserID] = []
+        var page = 1
+        while ids.count < Self.coMemberLimit {
+            let result: Chat3Page<Chat3Member>
+            do {
+                result = try await members(of: dialog, page: page, limit: 100)
+            } catch .notFound {
+                break  // deleted since the dialog list was read
+            }
+            ids += result.items.compactMap { UserID(rawValue: $0.userId) }
+            if result.items.count < 100 || page >= result.pagination.pages { break }
+            page += 1
+        }
+        dialogMemberIDs.set(dialog, ids)
+        return ids
+    }
+
+    /// Membership changed through chatd: the co-member lists that include it are stale.
+    private func forgetCoMembers(_ dialog: DialogID, _ users: [UserID]) {
+        dialogMemberIDs.remove(dialog)
+        for user in users { userDialogIDs.remove(user) }
+    }
 
     public func members(of dialog: DialogID, page: Int, limit: Int) async throws(Chat3Error) -> Chat3Page<Chat3Member> {
         let json = try await call(.get, ["dialogs", dialog.rawValue, "members"], route: "/dialogs/:d/members",
@@ -155,6 +223,7 @@ public final class Chat3Client: Sendable {
                                              route: "/dialogs/:d/members/add",
                                              body: ["userId": .string(user.rawValue), "type": "user"])
         memberships.set(MembershipKey(user: user, dialog: dialog), true)
+        forgetCoMembers(dialog, [user])
         return status == 201
     }
 
@@ -163,6 +232,7 @@ public final class Chat3Client: Sendable {
         _ = try await call(.post, ["dialogs", dialog.rawValue, "members", user.rawValue, "remove"],
                            route: "/dialogs/:d/members/:u/remove")
         memberships.remove(MembershipKey(user: user, dialog: dialog))
+        forgetCoMembers(dialog, [user])
     }
 
     /// Sets `user`'s unread counter in `dialog` (`PATCH /dialogs/:d/members/:u/unread`); 0 marks everything

@@ -100,16 +100,19 @@ public enum Daemon {
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
         let realTime = RealTimeHub(
-            tokens: tokens, setup: realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3)),
+            tokens: tokens,
+            setup: realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3))
+                .withCoMembers(Chat3CoMembers(chat3: chat3)),
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
                              disconnected: { pipeline.userDisconnected($0.rawValue) },
                              // A subscribe takes milliseconds; the cap (rabbitmq.subscribe_wait) bounds what a
                              // busy broker adds to a connect, and must stay under clients' connect timeouts
                              // (socket.io-client's default is 20 s).
                              ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
-            relay: relay, logger: logger)
+            relay: relay, names: UserNames { id in try? await store.user(id: id)?.name.value }, logger: logger)
         pipeline.attach(realTime)
         relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
+        relay.attachPresence { origin, notice in await realTime.deliverPresence(from: origin, notice) }
         relay.attachKick { user in
             tokens.forget(user: user)
             await realTime.kick(user: user)

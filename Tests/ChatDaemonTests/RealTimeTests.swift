@@ -34,6 +34,16 @@ final class MembershipDouble: DialogMembershipChecking {
     func add(_ userId: UserID, to dialog: String) { members.withLock { _ = $0[dialog, default: []].insert(userId) } }
 }
 
+extension MembershipDouble: CoMemberFinding {
+    /// Everyone in a dialog with `userId`, from the same table.
+    func coMembers(of userId: UserID) async throws -> Set<UserID> {
+        if failing { throw Down() }
+        return members.withLock { dialogs in
+            dialogs.values.filter { $0.contains(userId) }.reduce(into: Set<UserID>()) { $0.formUnion($1) }
+        }.subtracting([userId])
+    }
+}
+
 /// chatd's composition (store, tokens, hub, router, WebSocket upgrade) in this process, on a live port,
 /// with an injected membership check and optionally short heartbeats.
 struct RealTimeHarness {
@@ -44,8 +54,8 @@ struct RealTimeHarness {
     let services: DaemonServices
     var hub: RealTimeHub { services.realTime }
 
-    init(membership: any DialogMembershipChecking, server: SocketIOServer.Configuration = .init(),
-         extraEnvironment: [String: String] = [:]) async throws {
+    init(membership: any DialogMembershipChecking, coMembers: (any CoMemberFinding)? = nil,
+         server: SocketIOServer.Configuration = .init(), extraEnvironment: [String: String] = [:]) async throws {
         directory = try TemporaryDirectory("realtime")
         var environment = [
             "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))",
@@ -59,7 +69,8 @@ struct RealTimeHarness {
         let config = try ConfigLoader(environment: environment).load()
         services = try await Daemon.prepare(
             config: config, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            realTime: RealTimeSetup(membership: membership, server: server))
+            realTime: RealTimeSetup(membership: membership, coMembers: coMembers ?? (membership as? any CoMemberFinding) ?? UnwiredCoMembers(),
+                                    server: server))
     }
 
     /// A user in the store and a token for them.

@@ -81,6 +81,7 @@ struct CrossInstanceRealTimeTests {
             #expect(started["userName"] == "Alice")
             let typing = try await clientB.waitForEvent("typing:update") { $0["userId"]?.stringValue == alice.userId }
             #expect(typing["expiresInMs"] == 5000)
+            #expect(typing["userName"] == "Alice")
             clientA.emit("typing:stop", ["dialogId": .string(dialogId)], ack: true)
             _ = try await clientB.waitForEvent("typing:stop") { $0["userId"]?.stringValue == alice.userId }
 
@@ -92,6 +93,54 @@ struct CrossInstanceRealTimeTests {
             #expect(clientA.events("user:offline").count == 1, "\(clientA.events("user:offline"))")
             #expect(clientB.events("typing:start").count == 1, "\(clientB.events("typing:start"))")
             #expect(clientA.events("typing:start").isEmpty, "the sender got its own typing back")
+        }
+    }
+
+    @Test("across instances, without any join: Bob's first socket (west) reaches Alice (east) as user:online, a second socket on east adds nothing, closing west alone is no offline, closing the last is; Carol, sharing no dialog, hears nothing")
+    func presenceToCoMembersAcrossInstances() async throws {
+        try await Self.withCluster { cluster in
+            let (directory, east, west) = (cluster.directory, cluster.east, cluster.west)
+            let alice = try await Self.login(east.baseURL, directory: directory, phone: "79002220011", name: "Alice")
+            let bob = try await Self.login(west.baseURL, directory: directory, phone: "79002220012", name: "Bob")
+            let carol = try await Self.login(east.baseURL, directory: directory, phone: "79002220013", name: "Carol")
+            let created = try await HTTPTestClient.json("POST", "\(west.baseURL)/api/dialogs",
+                                                         ["name": "A and B", "memberIds": [.string(alice.userId)]],
+                                                         token: bob.token)
+            #expect(created.status == 201, "\(created.text)")
+
+            let aliceOnEast = try ScriptedSocketClient(url: east.baseURL, token: alice.token, transports: "websocket")
+            defer { Task { await aliceOnEast.stop() } }
+            let carolOnEast = try ScriptedSocketClient(url: east.baseURL, token: carol.token, transports: "websocket")
+            defer { Task { await carolOnEast.stop() } }
+            let carolOnWest = try ScriptedSocketClient(url: west.baseURL, token: carol.token, transports: "websocket")
+            defer { Task { await carolOnWest.stop() } }
+            for client in [aliceOnEast, carolOnEast, carolOnWest] { try await client.waitFor { $0["connected"] == true } }
+
+            let bobOnWest = try ScriptedSocketClient(url: west.baseURL, token: bob.token, transports: "websocket")
+            defer { Task { await bobOnWest.stop() } }
+            try await bobOnWest.waitFor { $0["connected"] == true }
+            let online = try await aliceOnEast.waitForEvent("user:online") { $0["userId"]?.stringValue == bob.userId }
+            #expect(online["userName"] == "Bob")
+
+            let bobOnEast = try ScriptedSocketClient(url: east.baseURL, token: bob.token, transports: "websocket")
+            defer { Task { await bobOnEast.stop() } }
+            try await bobOnEast.waitFor { $0["connected"] == true }
+            bobOnWest.disconnect()
+            _ = try await bobOnWest.waitFor { $0["disconnected"] == true }
+            // West's notice that Bob left it must not read as "offline": he is still on east.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(aliceOnEast.events("user:offline").isEmpty, "\(aliceOnEast.events("user:offline"))")
+            #expect(aliceOnEast.events("user:online").count == 1, "\(aliceOnEast.events("user:online"))")
+
+            bobOnEast.disconnect()
+            let offline = try await aliceOnEast.waitForEvent("user:offline") { $0["userId"]?.stringValue == bob.userId }
+            #expect(offline == ["userId": .string(bob.userId)])
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(aliceOnEast.events("user:offline").count == 1, "\(aliceOnEast.events("user:offline"))")
+            for client in [carolOnEast, carolOnWest] {
+                #expect(client.events("user:online").isEmpty, "\(client.events("user:online"))")
+                #expect(client.events("user:offline").isEmpty, "\(client.events("user:offline"))")
+            }
         }
     }
 

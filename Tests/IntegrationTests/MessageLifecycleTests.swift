@@ -102,6 +102,8 @@ struct MessageLifecycleTests {
         #expect((200..<300).contains(typing.status), "\(typing.text)")
         let typingUpdate = try await clientB.waitForEvent("typing:update") { $0["userId"]?.stringValue == alice.userId }
         #expect(typingUpdate["dialogId"]?.stringValue == dialogId)
+        // Chat3 keeps no names; chatd fills in the typer's, so group chats do not show an id.
+        #expect(typingUpdate["userName"] == "Alice", "\(typingUpdate)")
 
         clientB.disconnect()
         let offline = try await clientA.waitForEvent("user:offline") { $0["userId"]?.stringValue == bob.userId }

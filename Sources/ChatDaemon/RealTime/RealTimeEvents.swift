@@ -8,7 +8,6 @@ import SocketIO
 struct RealTimeEvents: Sendable {
     let server: ServerSlot
     let membership: any DialogMembershipChecking
-    let presence: PresenceBook
     /// Other instances' watchers of the same rooms get typing and presence through here.
     let relay: (any RoomRelaying)?
     let logger: Logger
@@ -52,17 +51,10 @@ struct RealTimeEvents: Sendable {
         guard allowed else { return Self.refusal(.forbidden("Not a member")) }
         let server = server.server
         let room = dialog.room
-        let mine = await server.sockets(of: event.user.id)
         let watchers = await server.sockets(in: room)
         guard await server.join(event.socket, room: room) else { return Self.refusal(.notFound("Socket gone")) }
-        presence.joined(event.user.id, room: room)
-        if watchers.isDisjoint(with: mine) {
-            // The user's first socket in this room: its watchers learn the user is online.
-            var online: JSONValue = ["userId": .string(event.user.id.rawValue)]
-            if let name = event.user.name { online = ["userId": .string(event.user.id.rawValue), "userName": .string(name)] }
-            await server.emit("user:online", [online], to: .room(room, excluding: event.socket))
-            relay?.relay("user:online", [online], toRoom: room)
-        }
+        // Presence itself goes to co-members whether or not they joined (RealTimeHub); the ack says who
+        // of this instance's watchers of the room is online.
         var present: Set<String> = []
         for socket in watchers {
             if let user = await server.user(of: socket) { present.insert(user.id.rawValue) }
@@ -77,8 +69,6 @@ struct RealTimeEvents: Sendable {
         }
         let server = server.server
         await server.leave(event.socket, room: dialog.room)
-        let stillThere = await server.sockets(in: dialog.room).intersection(await server.sockets(of: event.user.id))
-        if stillThere.isEmpty { presence.left(event.user.id, room: dialog.room) }
         return ["ok": true]
     }
 

@@ -9,10 +9,14 @@ import Synchronization
 /// membership double and short heartbeats while production uses `.production`.
 public struct RealTimeSetup: Sendable {
     public var membership: any DialogMembershipChecking
+    /// Whom presence is told to; production's placeholder is replaced by Chat3's lists in `Daemon.prepare`.
+    public var coMembers: any CoMemberFinding
     public var server: SocketIOServer.Configuration
 
-    public init(membership: any DialogMembershipChecking, server: SocketIOServer.Configuration = .init()) {
+    public init(membership: any DialogMembershipChecking, coMembers: any CoMemberFinding = UnwiredCoMembers(),
+                server: SocketIOServer.Configuration = .init()) {
         self.membership = membership
+        self.coMembers = coMembers
         self.server = server
     }
 
@@ -28,10 +32,10 @@ public struct RealTimeSetup: Sendable {
 /// service; the HTTP layer (`RealTimeRoutes`, `RealTimeWebSocket`) feeds it.
 ///
 /// Presence scope: the reference broadcast `user:online`/`user:offline` to every socket, which told
-/// anyone connected who else was online. Here presence only reaches people who share a dialog with the
-/// user and are watching it: `user:online` goes to a dialog room when the user's first socket joins it,
-/// `user:offline` to every room the user had joined when their last socket closes, and a join's ack
-/// lists who in the room is online. A user who joins no room is visible to nobody.
+/// anyone connected who else was online. Here presence reaches only the people who share a dialog with
+/// the user (Chat3's lists, `CoMemberFinding`), whether or not they joined any room: `user:online` when
+/// the user's first socket in the cluster connects, `user:offline` when its last one closes. Other
+/// instances hear of it through the relay. A join's ack lists who in the room is online.
 public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     /// Called when a user's first socket on this instance connects and when their last one closes;
     /// the daemon subscribes and unsubscribes the user's updates here. Must return quickly.
@@ -52,7 +56,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     }
 
     enum PresenceChange: Sendable {
-        case offline(SocketUser, rooms: Set<String>)
+        case online(SocketUser)
+        case offline(SocketUser)
     }
 
     public let server: SocketIOServer
@@ -60,34 +65,38 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     public let configuration: SocketIOServer.Configuration
     let logger: Logger
     private let draining = Atomic(false)
-    private let presence: PresenceBook
+    private let presence = PresenceDirectory()
+    private let coMembers: any CoMemberFinding
     private let presenceChanges: AsyncStream<PresenceChange>
     private let relay: (any RoomRelaying)?
+    private let names: UserNames?
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
+    /// - Parameter names: fills in names that updates from Chat3 lack (the typer of `typing:update`).
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
-                relay: (any RoomRelaying)? = nil, logger: Logger) {
+                relay: (any RoomRelaying)? = nil, names: UserNames? = nil, logger: Logger) {
         self.logger = logger
         self.relay = relay
+        self.names = names
         configuration = setup.server
-        let presence = PresenceBook()
-        self.presence = presence
+        coMembers = setup.coMembers
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
         presenceChanges = changes
         let slot = ServerSlot()
-        let events = RealTimeEvents(server: slot, membership: setup.membership, presence: presence, relay: relay,
-                                    logger: logger)
+        let events = RealTimeEvents(server: slot, membership: setup.membership, relay: relay, logger: logger)
         let handlers = SocketIOServerHandlers(
             authenticate: { auth, headers in
                 await Self.authenticate(auth: auth, headers: headers, tokens: tokens, logger: logger)
             },
             event: { event in await events.handle(event) },
-            userOnline: { user in lifecycle.connected(user.id) },
+            userOnline: { user in
+                lifecycle.connected(user.id)
+                // In order with the offline below (both on the server's actor), handled off it.
+                continuation.yield(.online(user))
+            },
             userOffline: { user in
                 lifecycle.disconnected(user.id)
-                // Taken here, on the server's actor, so a quick reconnect's joins are not swept up too.
-                let rooms = presence.forget(user.id)
-                if !rooms.isEmpty { continuation.yield(.offline(user, rooms: rooms)) }
+                continuation.yield(.offline(user))
             },
             beforeConnected: { user in await lifecycle.ready(user.id) })
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
@@ -129,22 +138,38 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     @discardableResult
     public func deliver(_ event: String, _ payload: JSONValue, toUser userId: String) async -> Int {
         guard let id = UserID(rawValue: userId) else { return 0 }
+        let payload = await names?.completing(event, payload) ?? payload
         return await emit(event: event, args: [payload], toUser: id)
     }
 
-    /// An emit another instance relayed for one of its rooms: the sockets here watching that room get
-    /// it too. Presence is seen per instance, so it is filtered against what this instance knows: a
-    /// user still connected here is not announced offline, and watchers here who already see the user
-    /// in the room are not told again that it came online.
+    /// An emit another instance relayed for one of its rooms: the sockets here watching that room get it too.
     public func deliverRelayed(event: String, args: [JSONValue], room: String) async {
-        if event == "user:online" || event == "user:offline",
-           let userId = args.first?["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) {
-            let local = await server.sockets(of: userId)
-            let announced = event == "user:offline" ? !local.isEmpty
-                                                    : !local.isDisjoint(with: await server.sockets(in: room))
-            if announced { return }
-        }
         await server.emit(event, args, to: .room(room))
+    }
+
+    /// Another instance's presence notice. Its recipients connected here are told, unless the user
+    /// already was (or still is) online here or on a third instance: presence is the cluster's, not
+    /// one instance's.
+    public func deliverPresence(from origin: String, _ notice: PresenceNotice) async {
+        let here = await !server.sockets(of: notice.userId).isEmpty
+        let announce: Bool
+        if notice.online {
+            let elsewhere = presence.arrived(notice.userId, on: origin)
+            announce = !here && !elsewhere
+        } else {
+            let elsewhere = presence.left(notice.userId, from: origin)
+            announce = !here && !elsewhere
+        }
+        if announce { await tell(notice, to: Set(notice.recipients)) }
+    }
+
+    /// Emits the notice's event to those of `recipients` connected here.
+    private func tell(_ notice: PresenceNotice, to recipients: Set<UserID>) async {
+        let connected = await server.connectedUsers
+        let (name, payload) = notice.event
+        for user in recipients.intersection(connected) {
+            await server.emit(name, [payload], to: .user(user))
+        }
     }
 
     // MARK: Introspection and control
@@ -192,39 +217,38 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         }
     }
 
+    private func currentCoMembers(of user: UserID) async -> Set<UserID> {
+        do {
+            return try await coMembers.coMembers(of: user).subtracting([user])
+        } catch {
+            logger.warning("presence: co-members unavailable", metadata: ["user.id": "\(user)", "error": "\(error)"])
+            return []
+        }
+    }
+
+    /// A user's first socket here and its last one closing, in order: co-members are looked up at
+    /// arrival, and the departure goes to the same people plus whoever shares a dialog with the user by then. Other instances always hear of both
+    /// (they keep count of where the user is online); local sockets only when the user is not online on
+    /// another instance. Changes are handled one at a time, so a slow Chat3 delays presence, never a connect.
     private func forwardPresence() async {
         for await change in presenceChanges {
             switch change {
-            case .offline(let user, let rooms):
-                guard !isDraining else { continue }
-                let payload: JSONValue = ["userId": .string(user.id.rawValue)]
-                for room in rooms {
-                    await server.emit("user:offline", [payload], to: .room(room))
-                    relay?.relay("user:offline", [payload], toRoom: room)
-                }
+            case .online(let user):
+                let recipients = await currentCoMembers(of: user.id)
+                presence.told(recipients, about: user.id)
+                let notice = PresenceNotice(online: true, userId: user.id, userName: user.name,
+                                            recipients: recipients.sorted { $0.rawValue < $1.rawValue })
+                if !presence.isOnlineElsewhere(user.id) { await tell(notice, to: recipients) }
+                relay?.relayPresence(notice)
+            case .offline(let user):
+                // Those told of the arrival, and those who came to share a dialog since (mostly cached).
+                let recipients = presence.takeTold(about: user.id).union(await currentCoMembers(of: user.id))
+                let notice = PresenceNotice(online: false, userId: user.id, userName: nil,
+                                            recipients: recipients.sorted { $0.rawValue < $1.rawValue })
+                if !isDraining, !presence.isOnlineElsewhere(user.id) { await tell(notice, to: recipients) }
+                relay?.relayPresence(notice)
             }
         }
-    }
-}
-
-/// The dialog rooms each user has joined, for the scope of `user:offline`.
-final class PresenceBook: Sendable {
-    private let rooms = Mutex<[UserID: Set<String>]>([:])
-
-    func joined(_ user: UserID, room: String) {
-        rooms.withLock { _ = $0[user, default: []].insert(room) }
-    }
-
-    func left(_ user: UserID, room: String) {
-        rooms.withLock { rooms in
-            rooms[user]?.remove(room)
-            if rooms[user]?.isEmpty == true { rooms[user] = nil }
-        }
-    }
-
-    /// Removes and returns the user's rooms.
-    func forget(_ user: UserID) -> Set<String> {
-        rooms.withLock { $0.removeValue(forKey: user) ?? [] }
     }
 }
 

@@ -10,11 +10,13 @@ import Synchronization
 public protocol RoomRelaying: Sendable {
     /// Hands `event` for `room` to the other instances; returns at once.
     func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String)
+    /// Tells the other instances that a user came online here or left; returns at once.
+    func relayPresence(_ notice: PresenceNotice)
 }
 
-/// Carries room emits (typing, presence) between chatd instances over chatd's own fanout exchange
+/// Carries room emits (typing) between chatd instances over chatd's own fanout exchange
 /// (`rabbitmq.events_exchange`), so a dialog's watchers see them whichever instance they are on
-/// (SPEC §5, §11), and kicks, so a user disabled through one instance's control socket loses its
+/// (SPEC §5, §11); presence notices, so a user's co-members hear of it on every instance; and kicks, so a user disabled through one instance's control socket loses its
 /// sockets on every instance. Per-user updates need none of this: each instance has its own queue per user.
 ///
 /// Each instance publishes what it emits to a room, tagged with its origin id, and consumes a queue of
@@ -25,6 +27,7 @@ public protocol RoomRelaying: Sendable {
 public final class RoomRelay: RoomRelaying, Service, Sendable {
     public typealias Receiver = @Sendable (_ event: String, _ arguments: [JSONValue], _ room: String) async -> Void
     public typealias KickReceiver = @Sendable (_ userId: UserID) async -> Void
+    public typealias PresenceReceiver = @Sendable (_ origin: String, _ notice: PresenceNotice) async -> Void
 
     /// Unique per process, so an instance recognises its own messages even when instances share a name.
     public let origin: String
@@ -37,6 +40,7 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     private let deliveriesInput: AsyncStream<AMQPDelivery>.Continuation
     private let receiver = Mutex<Receiver?>(nil)
     private let kickReceiver = Mutex<KickReceiver?>(nil)
+    private let presenceReceiver = Mutex<PresenceReceiver?>(nil)
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
@@ -61,6 +65,20 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     /// Where kicks from other instances go; set once, before `run`.
     public func attachKick(_ receiver: @escaping KickReceiver) {
         kickReceiver.withLock { $0 = receiver }
+    }
+
+    /// Where presence notices from other instances go, with the sending instance's origin; set once, before `run`.
+    public func attachPresence(_ receiver: @escaping PresenceReceiver) {
+        presenceReceiver.withLock { $0 = receiver }
+    }
+
+    public func relayPresence(_ notice: PresenceNotice) {
+        var message: [String: JSONValue] = [
+            "kind": "presence", "state": notice.online ? "online" : "offline", "userId": .string(notice.userId.rawValue),
+            "to": .array(notice.recipients.map { .string($0.rawValue) }),
+        ]
+        if let name = notice.userName { message["userName"] = .string(name) }
+        publish(message)
     }
 
     public func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String) {
@@ -135,6 +153,14 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
             guard let room = message["room"]?.stringValue, let event = message["event"]?.stringValue,
                   let arguments = message["args"]?.arrayValue else { break }
             await receiver.withLock { $0 }?(event, arguments, room)
+            return
+        case "presence":
+            guard let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)),
+                  let state = message["state"]?.stringValue, state == "online" || state == "offline",
+                  let to = message["to"]?.arrayValue else { break }
+            let notice = PresenceNotice(online: state == "online", userId: user, userName: message["userName"]?.stringValue,
+                                        recipients: to.compactMap { $0.stringValue.flatMap(UserID.init(rawValue:)) })
+            await presenceReceiver.withLock { $0 }?(from, notice)
             return
         case "kick":
             guard let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) else { break }

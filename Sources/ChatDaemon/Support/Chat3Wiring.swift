@@ -60,4 +60,12 @@ extension RealTimeSetup {
         setup.membership = membership
         return setup
     }
+
+    /// The same for whom presence is told to.
+    func withCoMembers(_ coMembers: any CoMemberFinding) -> RealTimeSetup {
+        guard self.coMembers is UnwiredCoMembers else { return self }
+        var setup = self
+        setup.coMembers = coMembers
+        return setup
+    }
 }
