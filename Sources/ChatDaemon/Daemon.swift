@@ -61,7 +61,9 @@ public enum Daemon {
                                realTime realTimeSetup: RealTimeSetup = .production) async throws(StartupError) -> DaemonServices {
         let store: any UserStore
         do {
-            store = try await StoreOpener.open(try StoreLocation(parsing: config.storeURL))
+            // chatd creates a missing SQLite store (admin tools do not): 0600, or 0660 for the operator group.
+            store = try await StoreOpener.open(try StoreLocation(parsing: config.storeURL), create: true,
+                                               group: config.operatorGroup)
             let reports = try await MigrationPlan.standard.up(store, dryRun: false)
             for report in reports where report.affected > 0 {
                 logger.notice("migration applied", metadata: ["migration": "\(report.id)", "rows": "\(report.affected)"])

@@ -50,3 +50,75 @@ struct OperatorTests {
         #expect(try await HTTPTestClient.send("GET", "\(chatd.baseURL)/health").status == 200)
     }
 }
+
+/// Admin commands open the store chatd made; they never make one by accident.
+@Suite("chatctl and the store file")
+struct AdminStoreTests {
+    let chatctl = ChatBinaries.path("chatctl")
+
+    @Test("chatctl user list on a mistyped sqlite path exits 66 naming the path, and creates neither the file nor its folder")
+    func mistypedPath() async throws {
+        let directory = try TemporaryDirectory("ops-missing")
+        defer { directory.remove() }
+        let path = directory.path("nonexistent/x.sqlite")
+        let result = try await runCommand(chatctl, ["user", "list", "--store", "sqlite://\(path)"],
+                                          environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(result.status == 66, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(path))
+        #expect(result.stderr.contains("--create-store"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path("nonexistent")))
+
+        let created = try await runCommand(chatctl, ["user", "list", "--create-store", "--json", "--store", "sqlite://\(path)"],
+                                           environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try JSONValue.parse(created.stdout).arrayValue?.isEmpty == true)
+        #expect(Self.mode(path) == 0o600)
+    }
+
+    @Test("a store the caller cannot write exits 77 with a hint naming chatd's group")
+    func notWritable() async throws {
+        let directory = try TemporaryDirectory("ops-readonly")
+        defer { directory.remove() }
+        chmod(directory.url.path, 0o755)
+        let path = directory.path("users.sqlite")
+        let store = "sqlite://\(path)"
+        let made = try await runCommand(chatctl, ["migrate", "up", "--create-store", "--store", store],
+                                        environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(made.status == 0, "\(made.stderr)")
+        // As nobody, with no supplementary groups: the 0600 root-owned store is out of reach.
+        let result = try await runCommand("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                                               chatctl, "user", "list", "--store", store],
+                                          environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(path))
+        #expect(result.stderr.contains("group"))
+    }
+
+    @Test("chatd creates its SQLite store 0600, or 0660 owned by the operator group when that group exists; -wal and -shm alike")
+    func storeFileModes() async throws {
+        for group in ["no-such-group-here", "users"] {
+            let directory = try TemporaryDirectory("ops-modes")
+            defer { directory.remove() }
+            var env = OperatorTests.environment(directory)
+            env["CHATD_OPERATOR_GROUP"] = group
+            let chatd = try await ChatdProcess.start(environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+            let expected: Int = group == "users" ? 0o660 : 0o600
+            for suffix in ["", "-wal", "-shm"] {
+                let path = directory.path("users.sqlite" + suffix)
+                #expect(Self.mode(path) == expected, "\(path) with group \(group)")
+                if group == "users" {
+                    let owner = try FileManager.default.attributesOfItem(atPath: path)[.groupOwnerAccountName] as? String
+                    #expect(owner == "users", "\(path)")
+                }
+            }
+            #expect(await chatd.service.stop() == 0)
+        }
+    }
+
+    static func mode(_ path: String) -> Int? {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue
+    }
+}
