@@ -122,3 +122,43 @@ struct AdminStoreTests {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue
     }
 }
+
+/// What chatd says about itself before and instead of serving.
+@Suite("chatd startup messages")
+struct ChatdStartupTests {
+    @Test("chatd --version prints the version and exits 0")
+    func version() async throws {
+        let result = try await runCommand(ChatBinaries.path("chatd"), ["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /[0-9]+\.[0-9]+\.[0-9]+.*/) != nil,
+                "\(result.stdout)")
+    }
+
+    @Test("a port in use makes chatd exit 73 with one error line naming the address and the cause")
+    func portInUse() async throws {
+        let directory = try TemporaryDirectory("ops-bind")
+        defer { directory.remove() }
+        // The port is held by a listening socket of this test.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && listen(holder, 1) == 0
+                && getsockname(holder, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let result = try await runCommand(ChatBinaries.path("chatd"), ["--port", "\(port)", "--host", "127.0.0.1"],
+                                          environment: OperatorTests.environment(directory), timeoutSeconds: 60)
+        #expect(result.status == 73, "\(result.stderr)")
+        let problems = result.stderrLines.filter { line in
+            [" error ", " critical ", "Error:", "error=", "Cancellation"].contains { line.contains($0) }
+        }
+        #expect(problems.count == 1, "\(result.stderr)")
+        #expect(problems.first?.contains("cannot listen on 127.0.0.1:\(port): address already in use") == true, "\(result.stderr)")
+        #expect(!result.stderr.contains("chatd ready"))
+    }
+}
