@@ -25,7 +25,8 @@ run: deps
 test: deps
 	@scripts/test.sh
 
-# Binaries, man pages, completions, the systemd unit and the example config, under $(DESTDIR)$(PREFIX).
+# Binaries, man pages, completions, the systemd unit, the sysusers.d entry (user and group chatd) and the
+# example config, under $(DESTDIR)$(PREFIX). Run `systemd-sysusers` afterwards (packages do it for you).
 # BIN_DIR=path installs already-built binaries instead of building them.
 install:
 	@if [ -z "$(BIN_DIR)" ]; then $(SWIFT) build -c $(BUILD_CONFIG) --product chatd && \
@@ -34,7 +35,7 @@ install:
 	root="$(DESTDIR)$(PREFIX)"; \
 	install -d "$$root/bin" "$$root/share/man/man1" "$$root/share/man/man5" "$$root/share/man/man8" \
 	  "$$root/share/bash-completion/completions" "$$root/share/zsh/site-functions" \
-	  "$$root/share/fish/vendor_completions.d" "$$root/lib/systemd/system" "$$root/share/doc/chatd" && \
+	  "$$root/share/fish/vendor_completions.d" "$$root/lib/systemd/system" "$$root/lib/sysusers.d" "$$root/share/doc/chatd" && \
 	install -m 0755 "$$bin/chatd" "$$bin/chatctl" "$$root/bin/" && \
 	for page in man/*.1; do [ -f "$$page" ] && install -m 0644 "$$page" "$$root/share/man/man1/"; done; \
 	for page in man/*.5; do [ -f "$$page" ] && install -m 0644 "$$page" "$$root/share/man/man5/"; done; \
@@ -44,6 +45,7 @@ install:
 	[ -f completions/chatctl.fish ] && install -m 0644 completions/chatctl.fish "$$root/share/fish/vendor_completions.d/chatctl.fish"; \
 	sed 's|/usr/local|$(PREFIX)|g' deploy/chatd.service > "$$root/lib/systemd/system/chatd.service" && \
 	chmod 0644 "$$root/lib/systemd/system/chatd.service" && \
+	install -m 0644 deploy/chatd.sysusers "$$root/lib/sysusers.d/chatd.conf" && \
 	install -m 0644 deploy/chatd.toml "$$root/share/doc/chatd/chatd.toml.example" && \
 	echo "installed under $$root"
 

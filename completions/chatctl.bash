@@ -209,7 +209,7 @@ _chatctl_user() {
 
 _chatctl_user_list() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --phone --status --limit)
     __chatctl_offer_flags_options 0
@@ -239,7 +239,7 @@ _chatctl_user_list() {
 
 _chatctl_user_show() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -260,7 +260,7 @@ _chatctl_user_show() {
 
 _chatctl_user_create() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --phone --name)
     __chatctl_offer_flags_options 0
@@ -287,7 +287,7 @@ _chatctl_user_create() {
 
 _chatctl_user_rename() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 2
@@ -308,7 +308,7 @@ _chatctl_user_rename() {
 
 _chatctl_user_disable() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -329,7 +329,7 @@ _chatctl_user_disable() {
 
 _chatctl_user_enable() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -350,7 +350,7 @@ _chatctl_user_enable() {
 
 _chatctl_user_delete() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --yes --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --yes --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -394,7 +394,7 @@ _chatctl_migrate() {
 
 _chatctl_migrate_status() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -415,7 +415,7 @@ _chatctl_migrate_status() {
 
 _chatctl_migrate_up() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --dry-run --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --dry-run --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -436,7 +436,7 @@ _chatctl_migrate_up() {
 
 _chatctl_migrate_add-userid() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --dry-run --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --dry-run --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -480,7 +480,7 @@ _chatctl_token() {
 
 _chatctl_token_mint() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --user --ttl)
     __chatctl_offer_flags_options 0
@@ -507,7 +507,7 @@ _chatctl_token_mint() {
 
 _chatctl_token_inspect() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -528,7 +528,7 @@ _chatctl_token_inspect() {
 
 _chatctl_token_revoke() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -572,7 +572,7 @@ _chatctl_queue() {
 
 _chatctl_queue_list() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --prefix)
     __chatctl_offer_flags_options 0
@@ -596,7 +596,7 @@ _chatctl_queue_list() {
 
 _chatctl_queue_show() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --user)
     __chatctl_offer_flags_options 1
@@ -620,7 +620,7 @@ _chatctl_queue_show() {
 
 _chatctl_queue_peek() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --user --count)
     __chatctl_offer_flags_options 1
@@ -647,7 +647,7 @@ _chatctl_queue_peek() {
 
 _chatctl_queue_purge() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --yes --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --yes --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket --user)
     __chatctl_offer_flags_options 1
@@ -694,7 +694,7 @@ _chatctl_daemon() {
 
 _chatctl_daemon_status() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -715,7 +715,7 @@ _chatctl_daemon_status() {
 
 _chatctl_daemon_connections() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -736,7 +736,7 @@ _chatctl_daemon_connections() {
 
 _chatctl_daemon_kick() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -757,7 +757,7 @@ _chatctl_daemon_kick() {
 
 _chatctl_daemon_drain() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -778,7 +778,7 @@ _chatctl_daemon_drain() {
 
 _chatctl_daemon_reload() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -799,7 +799,7 @@ _chatctl_daemon_reload() {
 
 _chatctl_daemon_log-level() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 1
@@ -828,7 +828,7 @@ _chatctl_daemon_log-level() {
 
 _chatctl_daemon_stop() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -872,7 +872,7 @@ _chatctl_config() {
 
 _chatctl_config_check() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0
@@ -893,7 +893,7 @@ _chatctl_config_check() {
 
 _chatctl_config_default() {
     repeating_flags=()
-    non_repeating_flags=(--json --verbose -v --version -h --help)
+    non_repeating_flags=(--create-store --json --verbose -v --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --store --socket)
     __chatctl_offer_flags_options 0

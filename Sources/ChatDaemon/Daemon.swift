@@ -16,9 +16,12 @@ public enum StartupError: Error {
     case storeUnavailable(String)
     case stateDirectory(String)
     case controlSocket(String)
+    /// The HTTP address cannot be bound (port in use, privileged port, address not on this host).
+    case listen(address: String, reason: String)
 
     public var message: String {
         switch self {
+        case .listen(let address, let reason): "cannot listen on \(address): \(reason)"
         case .config(let error): error.message
         case .storeUnavailable(let why): "store unavailable: \(why)"
         case .stateDirectory(let why): "state directory: \(why)"
@@ -32,6 +35,7 @@ public enum StartupError: Error {
         case .storeUnavailable: 69
         case .stateDirectory: 73
         case .controlSocket: 73
+        case .listen: 73
         }
     }
 }
@@ -61,7 +65,9 @@ public enum Daemon {
                                realTime realTimeSetup: RealTimeSetup = .production) async throws(StartupError) -> DaemonServices {
         let store: any UserStore
         do {
-            store = try await StoreOpener.open(try StoreLocation(parsing: config.storeURL))
+            // chatd creates a missing SQLite store (admin tools do not): 0600, or 0660 for the operator group.
+            store = try await StoreOpener.open(try StoreLocation(parsing: config.storeURL), create: true,
+                                               group: config.operatorGroup)
             let reports = try await MigrationPlan.standard.up(store, dryRun: false)
             for report in reports where report.affected > 0 {
                 logger.notice("migration applied", metadata: ["migration": "\(report.id)", "rows": "\(report.affected)"])
@@ -147,6 +153,16 @@ public enum Daemon {
         return router
     }
 
+    static func bindReason(_ code: Int32) -> String {
+        let text = String(cString: strerror(code)).lowercased()
+        switch code {
+        case EADDRINUSE: return "\(text) (another process holds the port; see ss -ltnp)"
+        case EACCES: return "\(text) (ports below 1024 need CAP_NET_BIND_SERVICE)"
+        case EADDRNOTAVAIL: return "\(text) (no such address on this host; check server.host)"
+        default: return text
+        }
+    }
+
     static func storeAnswers(_ store: any UserStore) async -> Bool {
         do { _ = try await store.appliedMigrations(); return true } catch { return false }
     }
@@ -203,7 +219,13 @@ public enum Daemon {
             logger: logger))
         controller.onShutdown { await serviceGroup.triggerGracefulShutdown() }
         let watchdog = Task { await notifier.runWatchdog() }
-        try await serviceGroup.run()
+        do { try await serviceGroup.run() } catch let error as IOError where !readiness.isListening(.http) {
+            // Before HTTP listened, a socket error can only be the bind: say which address and why, once.
+            deadline.finished()
+            watchdog.cancel()
+            await services.store.close()
+            throw StartupError.listen(address: "\(config.host):\(config.port)", reason: Self.bindReason(error.errnoCode))
+        }
         deadline.finished()
         watchdog.cancel()
         notifier.notify("STOPPING=1")

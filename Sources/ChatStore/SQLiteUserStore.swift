@@ -8,17 +8,55 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
     private let pool: DatabasePool
     public let location: String
 
-    /// Opens (and creates, if needed) the database file and its tables.
-    public init(path: String) throws {
+    /// Opens the database file (creating it and its folder when `create` is set) and its tables.
+    /// A new file is 0600, or 0660 owned by `group` when that group exists; SQLite gives its -wal and
+    /// -shm files the same mode.
+    public init(path: String, create: Bool = true, group: String? = nil) throws {
         location = "sqlite://\(path)"
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: path) {
+            try Self.checkWritable(path)
+        } else if create {
+            try Self.createFile(path, group: group)
+        } else {
+            throw StoreError.missing(path: path)
         }
         var configuration = Configuration()
         // Another process may hold the write lock for a moment; wait instead of failing.
         configuration.busyMode = .timeout(5)
         pool = try Self.open(path, configuration: configuration)
+    }
+
+    /// Creates the empty database file with its final mode, so no other user can ever open it.
+    private static func createFile(_ path: String, group: String?) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let gid = group.flatMap { name in getgrnam(name).map { $0.pointee.gr_gid } }
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: gid == nil ? 0o700 : 0o770])
+            if let gid { _ = chown(directory, uid_t.max, gid) }
+        }
+        let fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            let code = errno
+            // Another process created it a moment ago: open that one.
+            if code == EEXIST { return try checkWritable(path) }
+            let reason = "cannot create \(path): \(String(cString: strerror(code)))"
+            if [EACCES, EPERM, EROFS].contains(code) { throw StoreError.notWritable(path: path, reason: reason) }
+            throw StoreError.unavailable(reason)
+        }
+        defer { Glibc.close(fd) }
+        // Explicit, not through the umask: 0600, or 0660 for the operator group.
+        if let gid, fchown(fd, uid_t.max, gid) == 0 {
+            fchmod(fd, 0o660)
+        } else {
+            fchmod(fd, 0o600)
+        }
+    }
+
+    /// An existing file this process cannot read and write (SQLite's WAL needs both) is refused up front.
+    private static func checkWritable(_ path: String) throws {
+        guard access(path, R_OK | W_OK) != 0 else { return }
+        throw StoreError.notWritable(path: path, reason: String(cString: strerror(errno)))
     }
 
     /// Opens the pool and creates the tables. Switching a new file to WAL takes an exclusive lock that
@@ -33,6 +71,9 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
                 return pool
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.02 + Double.random(in: 0...0.03))
+            } catch let error as DatabaseError where [.SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN].contains(error.resultCode) {
+                // The file is there (checked before): its folder or -wal/-shm files are not writable.
+                throw StoreError.notWritable(path: path, reason: Self.describe(error))
             } catch {
                 throw StoreError.unavailable("cannot open \(path): \(Self.describe(error))")
             }

@@ -32,10 +32,13 @@ public enum StoreLocation: Equatable, Sendable {
 }
 
 public enum StoreOpener {
-    /// Opens the store a URL names. Errors are `StoreError`s.
-    public static func open(_ location: StoreLocation) async throws -> any UserStore {
+    /// Opens the store a URL names. Errors are `StoreError`s. A missing SQLite file is created only when
+    /// `create` is set (chatd; `chatctl --create`), mode 0600, or 0660 owned by `group` when that group exists;
+    /// admin tools open existing files only, so a mistyped path is an error rather than a new empty store.
+    /// MongoDB creates databases on first write; there `create` changes nothing.
+    public static func open(_ location: StoreLocation, create: Bool = true, group: String? = nil) async throws -> any UserStore {
         switch location {
-        case .sqlite(let path): return try SQLiteUserStore(path: path)
+        case .sqlite(let path): return try SQLiteUserStore(path: path, create: create, group: group)
         case .mongo(let url): return try MongoStoreBridge.open(url: url)
         }
     }

@@ -11,6 +11,10 @@ public enum StoreError: Error, Equatable, Sendable {
     case unavailable(String)
     /// The store URL or stored data is not usable.
     case invalid(String)
+    /// The SQLite file does not exist, and this opener may not create it (admin tools open existing stores only).
+    case missing(path: String)
+    /// The SQLite file (or its folder) cannot be written by this process.
+    case notWritable(path: String, reason: String)
 
     public var message: String {
         switch self {
@@ -18,6 +22,8 @@ public enum StoreError: Error, Equatable, Sendable {
         case .notFound: "user not found"
         case .unavailable(let why): "store unavailable: \(why)"
         case .invalid(let why): "store error: \(why)"
+        case .missing(let path): "store not found: \(path) does not exist"
+        case .notWritable(let path, let reason): "store not writable: \(path): \(reason)"
         }
     }
 }

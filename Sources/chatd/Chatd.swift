@@ -8,7 +8,8 @@ import Logging
 @main
 struct Chatd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "chatd", abstract: "Chat backend: phone login, REST API over Chat3, Socket.IO, RabbitMQ updates.")
+        commandName: "chatd", abstract: "Chat backend: phone login, REST API over Chat3, Socket.IO, RabbitMQ updates.",
+        version: ChatdVersion.current)
 
     @Option(help: "Config file (default /etc/chatd/chatd.toml).") var config: String?
     @Option(help: "HTTP and Socket.IO port (0 picks one).") var port: String?
@@ -59,8 +60,8 @@ struct Chatd: AsyncParsableCommand {
             })
             try await Daemon.run(services, notifier: SystemdNotifier(environment: environment), control: control)
         } catch let error as StartupError {
-            logger.critical("cannot start", metadata: ["error": "\(error.message)"])
-            FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
+            // One line, on stderr (the journal keeps it, at priority critical).
+            logger.critical("cannot start: \(error.message)")
             throw ExitCode(error.exitStatus)
         }
     }

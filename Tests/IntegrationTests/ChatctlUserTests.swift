@@ -27,8 +27,10 @@ struct ChatctlUserTests {
         (["user", "frobnicate"], 64),
     ]
 
-    func sqliteEnvironment(_ directory: TemporaryDirectory) -> [String: String] {
-        ["CHATD_STORE": "sqlite://\(directory.path("t.sqlite"))", "CHATD_CONFIG": directory.path("none.toml")]
+    /// An existing, empty SQLite store (as chatd leaves it after its first start) and an environment naming it.
+    func sqliteEnvironment(_ directory: TemporaryDirectory) async throws -> [String: String] {
+        await (try SQLiteUserStore(path: directory.path("t.sqlite"))).close()
+        return ["CHATD_STORE": "sqlite://\(directory.path("t.sqlite"))", "CHATD_CONFIG": directory.path("none.toml")]
     }
 
     @Test("user create prints a user with a usr_ id; the same phone again exits 1 with a conflict")
@@ -37,7 +39,7 @@ struct ChatctlUserTests {
         defer { directory.remove() }
         // An empty config file: settings come from the environment alone.
         try "".write(toFile: directory.path("none.toml"), atomically: true, encoding: .utf8)
-        let env = sqliteEnvironment(directory)
+        let env = try await sqliteEnvironment(directory)
         let created = try await runCommand(chatctl, ["user", "create", "--phone", "79001234567", "--name", "Ann", "--json"],
                                            environment: env)
         #expect(created.status == 0, "\(created.stderr)")
@@ -59,7 +61,7 @@ struct ChatctlUserTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try "".write(toFile: directory.path("none.toml"), atomically: true, encoding: .utf8)
-        let env = sqliteEnvironment(directory)
+        let env = try await sqliteEnvironment(directory)
         let created = try await runCommand(chatctl, ["user", "create", "--phone", "79001112233", "--name", "Bob", "--json"],
                                            environment: env)
         let id = try #require(try JSONValue.parse(created.stdout)["userId"]?.stringValue)
@@ -96,7 +98,7 @@ struct ChatctlUserTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try "".write(toFile: directory.path("none.toml"), atomically: true, encoding: .utf8)
-        let env = sqliteEnvironment(directory)
+        let env = try await sqliteEnvironment(directory)
         let result = try await runCommand(chatctl, arguments, environment: env)
         #expect(result.status == expected, "\(result.stderr)")
         #expect(!result.stderr.isEmpty)
@@ -115,7 +117,7 @@ struct ChatctlUserTests {
         #expect(unreachable.status == 69, "\(unreachable.stderr)")
         #expect(unreachable.stderrLines.count == 1)
 
-        let notAFile = try await runCommand(chatctl, ["user", "list", "--store", "sqlite:///proc/chatd/x.sqlite"],
+        let notAFile = try await runCommand(chatctl, ["user", "list", "--create-store", "--store", "sqlite:///proc/chatd/x.sqlite"],
                                             environment: ["CHATD_CONFIG": "/dev/null"])
         #expect(notAFile.status == 69, "\(notAFile.stderr)")
 

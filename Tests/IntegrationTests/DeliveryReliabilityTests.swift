@@ -145,7 +145,7 @@ enum DeliveryFixture {
     static func users(_ count: Int, environment: [String: String]) async throws -> [User] {
         let chatctl = ChatBinaries.path("chatctl")
         func make(_ index: Int) async throws -> User {
-            let created = try await runCommand(chatctl, ["user", "create", "--phone", "7901\(String(format: "%07d", index))",
+            let created = try await runCommand(chatctl, ["user", "create", "--create-store", "--phone", "7901\(String(format: "%07d", index))",
                                                          "--name", "Reliable \(index)", "--json"], environment: environment)
             guard created.status == 0, let userId = try JSONValue.parse(created.stdout)["userId"]?.stringValue else {
                 throw DeliveryFixtureError.setUp("chatctl user create: \(created.stderr)")

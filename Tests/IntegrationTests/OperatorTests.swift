@@ -50,3 +50,115 @@ struct OperatorTests {
         #expect(try await HTTPTestClient.send("GET", "\(chatd.baseURL)/health").status == 200)
     }
 }
+
+/// Admin commands open the store chatd made; they never make one by accident.
+@Suite("chatctl and the store file")
+struct AdminStoreTests {
+    let chatctl = ChatBinaries.path("chatctl")
+
+    @Test("chatctl user list on a mistyped sqlite path exits 66 naming the path, and creates neither the file nor its folder")
+    func mistypedPath() async throws {
+        let directory = try TemporaryDirectory("ops-missing")
+        defer { directory.remove() }
+        let path = directory.path("nonexistent/x.sqlite")
+        let result = try await runCommand(chatctl, ["user", "list", "--store", "sqlite://\(path)"],
+                                          environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(result.status == 66, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(path))
+        #expect(result.stderr.contains("--create-store"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path("nonexistent")))
+
+        let created = try await runCommand(chatctl, ["user", "list", "--create-store", "--json", "--store", "sqlite://\(path)"],
+                                           environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try JSONValue.parse(created.stdout).arrayValue?.isEmpty == true)
+        #expect(Self.mode(path) == 0o600)
+    }
+
+    @Test("a store the caller cannot write exits 77 with a hint naming chatd's group")
+    func notWritable() async throws {
+        let directory = try TemporaryDirectory("ops-readonly")
+        defer { directory.remove() }
+        chmod(directory.url.path, 0o755)
+        let path = directory.path("users.sqlite")
+        let store = "sqlite://\(path)"
+        let made = try await runCommand(chatctl, ["migrate", "up", "--create-store", "--store", store],
+                                        environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(made.status == 0, "\(made.stderr)")
+        // As nobody, with no supplementary groups: the 0600 root-owned store is out of reach.
+        let result = try await runCommand("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                                               chatctl, "user", "list", "--store", store],
+                                          environment: ["CHATD_CONFIG": "/dev/null"])
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(path))
+        #expect(result.stderr.contains("group"))
+    }
+
+    @Test("chatd creates its SQLite store 0600, or 0660 owned by the operator group when that group exists; -wal and -shm alike")
+    func storeFileModes() async throws {
+        for group in ["no-such-group-here", "users"] {
+            let directory = try TemporaryDirectory("ops-modes")
+            defer { directory.remove() }
+            var env = OperatorTests.environment(directory)
+            env["CHATD_OPERATOR_GROUP"] = group
+            let chatd = try await ChatdProcess.start(environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+            let expected: Int = group == "users" ? 0o660 : 0o600
+            for suffix in ["", "-wal", "-shm"] {
+                let path = directory.path("users.sqlite" + suffix)
+                #expect(Self.mode(path) == expected, "\(path) with group \(group)")
+                if group == "users" {
+                    let owner = try FileManager.default.attributesOfItem(atPath: path)[.groupOwnerAccountName] as? String
+                    #expect(owner == "users", "\(path)")
+                }
+            }
+            #expect(await chatd.service.stop() == 0)
+        }
+    }
+
+    static func mode(_ path: String) -> Int? {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue
+    }
+}
+
+/// What chatd says about itself before and instead of serving.
+@Suite("chatd startup messages")
+struct ChatdStartupTests {
+    @Test("chatd --version prints the version and exits 0")
+    func version() async throws {
+        let result = try await runCommand(ChatBinaries.path("chatd"), ["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /[0-9]+\.[0-9]+\.[0-9]+.*/) != nil,
+                "\(result.stdout)")
+    }
+
+    @Test("a port in use makes chatd exit 73 with one error line naming the address and the cause")
+    func portInUse() async throws {
+        let directory = try TemporaryDirectory("ops-bind")
+        defer { directory.remove() }
+        // The port is held by a listening socket of this test.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && listen(holder, 1) == 0
+                && getsockname(holder, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let result = try await runCommand(ChatBinaries.path("chatd"), ["--port", "\(port)", "--host", "127.0.0.1"],
+                                          environment: OperatorTests.environment(directory), timeoutSeconds: 60)
+        #expect(result.status == 73, "\(result.stderr)")
+        let problems = result.stderrLines.filter { line in
+            [" error ", " critical ", "Error:", "error=", "Cancellation"].contains { line.contains($0) }
+        }
+        #expect(problems.count == 1, "\(result.stderr)")
+        #expect(problems.first?.contains("cannot listen on 127.0.0.1:\(port): address already in use") == true, "\(result.stderr)")
+        #expect(!result.stderr.contains("chatd ready"))
+    }
+}

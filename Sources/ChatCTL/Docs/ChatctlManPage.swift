@@ -90,9 +90,12 @@ enum ChatctlManPage {
             ".TP", "1", "Failure (not found, conflict, refused).",
             ".TP", "64", "Usage error, including a destructive command without \\-\\-yes when standard input is not a terminal.",
             ".TP", "65", "Bad input data.",
+            ".TP", "66", "The SQLite store named by store.url does not exist: user, migrate and token commands open an "
+                + "existing store only (chatd creates it on its first start; \\-\\-create\\-store creates an empty one).",
             ".TP", "69", "A service is unavailable: chatd is not running, the store or RabbitMQ does not answer.",
             ".TP", "75", "Temporary failure; try again.",
-            ".TP", "77", "Permission denied: join the operator group (usermod \\-aG chatd \\fIuser\\fR) or use sudo.",
+            ".TP", "77", "Permission denied (the control socket, or a store this user cannot write): join the operator "
+                + "group (usermod \\-aG chatd \\fIuser\\fR) or use sudo \\-u chatd.",
             ".TP", "78", "Configuration error.",
             ".SH ENVIRONMENT",
             ".TP", "CHATD_CONFIG", "Configuration file, as \\-\\-config.",

@@ -24,6 +24,9 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Control socket of a running chatd (or CHATD_CONTROL_SOCKET).")
     public var socket: String?
 
+    @Flag(name: .customLong("create-store"), help: "Create the SQLite store when it does not exist (chatd creates it on its first start).")
+    public var create = false
+
     @Flag(name: .long, help: "Print results as JSON.")
     public var json = false
 
@@ -40,9 +43,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return ConfigLoader(flags: flags, environment: context.environment)
     }
 
-    /// Opens the user store the config names; chatctl needs no JWT or SMS settings for this.
+    /// Opens the user store the config names; chatctl needs no JWT or SMS settings for this. An existing
+    /// store only, unless `--create`: a mistyped path must not become a new, empty store.
     func openStore(_ context: CTLContext) async throws -> any UserStore {
-        let url = try loader(context).storeURL()
-        return try await StoreOpener.open(try StoreLocation(parsing: url))
+        let loader = loader(context)
+        let url = try loader.storeURL()
+        let group = try loader.resolve()["control.operator_group"]?.value
+        return try await StoreOpener.open(try StoreLocation(parsing: url), create: create, group: group)
     }
 }

@@ -8,6 +8,8 @@ import ChatStore
 public enum CTLError: Error, Equatable {
     case usage(String)
     case badInput(String)
+    /// An input that must exist does not (the store file a path names).
+    case noInput(String)
     case failure(String)
     case unavailable(String)
     case temporary(String)
@@ -16,18 +18,20 @@ public enum CTLError: Error, Equatable {
 
     public var message: String {
         switch self {
-        case .usage(let text), .badInput(let text), .failure(let text), .unavailable(let text),
+        case .usage(let text), .badInput(let text), .noInput(let text), .failure(let text), .unavailable(let text),
              .temporary(let text), .permissionDenied(let text), .config(let text):
             text
         }
     }
 
-    /// sysexits(3): 0 ok, 1 failure, 64 usage, 65 data, 69 unavailable, 75 temporary, 77 permission, 78 config.
+    /// sysexits(3): 0 ok, 1 failure, 64 usage, 65 data, 66 no input, 69 unavailable, 75 temporary,
+    /// 77 permission, 78 config.
     public var exitStatus: Int32 {
         switch self {
         case .failure: 1
         case .usage: 64
         case .badInput: 65
+        case .noInput: 66
         case .unavailable: 69
         case .temporary: 75
         case .permissionDenied: 77
@@ -40,6 +44,7 @@ public enum CTLError: Error, Equatable {
         switch self {
         case .usage: .usage(text)
         case .badInput: .badInput(text)
+        case .noInput: .noInput(text)
         case .failure: .failure(text)
         case .unavailable: .unavailable(text)
         case .temporary: .temporary(text)
@@ -59,6 +64,12 @@ public enum CTLError: Error, Equatable {
             case .conflict, .notFound: self = .failure(error.message)
             case .unavailable: self = .unavailable(error.message)
             case .invalid(let why): self = .config("store.url: \(why)")
+            case .missing(let path):
+                self = .noInput("store not found: \(path) does not exist; chatd creates it on its first start "
+                                + "(check store.url / CHATD_STORE, or pass --create-store to create an empty store here)")
+            case .notWritable(let path, let reason):
+                self = .permissionDenied("store not writable: \(path): \(reason); run as chatd's user, or as a member "
+                                         + "of its group (the store is 0660 group chatd under the shipped unit), or use sudo -u chatd")
             }
         case let error as ControlClientError:
             switch error {

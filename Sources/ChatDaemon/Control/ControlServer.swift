@@ -44,8 +44,7 @@ public struct ControlServer: Service {
                 logger.info("control socket listening", metadata: ["control.socket": "\(socket.path)"])
                 onListening()
             },
-            // Hummingbird's own lines (startup, per-request) stay below notice.
-            logger: Logger(label: "chatd.control"))
+            logger: Self.serverLogger)
         let hangups = Self.hangups()
         defer { socket.remove(logger: logger) }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -74,6 +73,14 @@ public struct ControlServer: Service {
 
     /// SIGHUP deliveries. The default action (terminate) is replaced by ignoring it; the dispatch
     /// source still sees it.
+    /// Hummingbird's own lines for the control socket: its startup line repeats ours, and a start cut short
+    /// (HTTP could not bind) it reports as an error about a cancelled child channel, which misleads.
+    static var serverLogger: Logger {
+        var logger = Logger(label: "chatd.control")
+        logger.logLevel = .critical
+        return logger
+    }
+
     static func hangups() -> AsyncStream<Void> {
         signal(SIGHUP, SIG_IGN)
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

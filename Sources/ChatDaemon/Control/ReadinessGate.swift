@@ -21,6 +21,11 @@ final class ReadinessGate: Sendable {
         self.announce = announce
     }
 
+    /// Whether `listener` reported that it listens.
+    func isListening(_ listener: Listener) -> Bool {
+        state.withLock { !$0.pending.contains(listener) }
+    }
+
     /// Called by each listener once it accepts connections; the HTTP one passes its port.
     func listening(_ listener: Listener, port: Int? = nil) {
         let readyPort: Int? = state.withLock { state in

@@ -92,7 +92,7 @@ public enum APIError: Error, Equatable, Sendable {
             switch error {
             case .conflict: self = .conflict(error.message)
             case .notFound: self = .notFound("User not found")
-            case .unavailable, .invalid: self = .storeUnavailable
+            case .unavailable, .invalid, .missing, .notWritable: self = .storeUnavailable
             }
         case let error as HTTPError:
             switch error.status {
