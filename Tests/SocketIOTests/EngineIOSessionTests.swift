@@ -50,6 +50,19 @@ struct EngineIOSessionTests {
         #expect(session.state == .closed(.pingTimeout))
     }
 
+    @Test("the pong is due pingTimeout after the ping was due, however late the sweep sent it")
+    func pongDeadlineFollowsSchedule() {
+        var session = pollingSession()
+        // Sent 1 s late: the pong is still due at 25 s + 20 s, not 26 s + 20 s.
+        _ = session.tick(now: start + .seconds(26))
+        #expect(session.nextDeadline == start + .seconds(45))
+        // Sent later than a whole timeout: a full timeout from now, not an instant close.
+        var late = pollingSession()
+        _ = late.tick(now: start + .seconds(50))
+        #expect(late.nextDeadline == start + .seconds(70))
+        #expect(!late.isClosed)
+    }
+
     @Test("a pong in time schedules the next ping")
     func pongKeepsAlive() {
         var session = pollingSession()

@@ -287,7 +287,10 @@ public struct EngineIOSession: Sendable {
         }
         if let pingDue, pingDue <= now {
             self.pingDue = nil
-            pongDeadline = now + configuration.pingTimeout
+            // The pong is due `pingTimeout` after the ping was due, not after the sweep noticed, so a
+            // coarse sweep does not stretch the timeout; a sweep later than a whole timeout gives a full one.
+            let scheduled = pingDue + configuration.pingTimeout
+            pongDeadline = scheduled > now ? scheduled : now + configuration.pingTimeout
             effects += send(EngineIOPacket(.ping).encoded)
         }
         return effects
