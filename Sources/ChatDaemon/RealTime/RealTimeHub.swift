@@ -59,6 +59,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     /// The server's settings (heartbeat, `maxHttpBufferSize`), readable without awaiting the actor.
     public let configuration: SocketIOServer.Configuration
     let logger: Logger
+    let metrics: ChatMetrics?
     private let draining = Atomic(false)
     private let presence: PresenceBook
     private let presenceChanges: AsyncStream<PresenceChange>
@@ -66,8 +67,9 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
-                relay: (any RoomRelaying)? = nil, logger: Logger) {
+                relay: (any RoomRelaying)? = nil, metrics: ChatMetrics? = nil, logger: Logger) {
         self.logger = logger
+        self.metrics = metrics
         self.relay = relay
         configuration = setup.server
         let presence = PresenceBook()
@@ -89,7 +91,14 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                 let rooms = presence.forget(user.id)
                 if !rooms.isEmpty { continuation.yield(.offline(user, rooms: rooms)) }
             },
-            beforeConnected: { user in await lifecycle.ready(user.id) })
+            beforeConnected: { user in await lifecycle.ready(user.id) },
+            sessionClosed: { reason in
+                guard reason == .outboxOverflow else { return }
+                logger.warning("socket outbox full, session closed", metadata: [
+                    "reason": "outbox_overflow", "realtime.outbox_limit": "\(setup.server.engine.maxBufferedBytes)",
+                ])
+                metrics?.sessionsClosed("outbox_overflow").increment()
+            })
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
     }
@@ -125,11 +134,11 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         await server.emit(event, args, to: .room(dialogId.room))
     }
 
-    /// `UpdateDelivering`, for the update pipeline.
-    @discardableResult
-    public func deliver(_ event: String, _ payload: JSONValue, toUser userId: String) async -> Int {
+    /// `UpdateDelivering`, for the update pipeline: acked once every socket wrote the frames.
+    public func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String,
+                        whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int {
         guard let id = UserID(rawValue: userId) else { return 0 }
-        return await emit(event: event, args: [payload], toUser: id)
+        return await server.emit(emissions.map { ($0.event, [$0.payload]) }, to: .user(id), whenWritten: whenWritten)
     }
 
     /// An emit another instance relayed for one of its rooms: the sockets here watching that room get

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 import SocketIO
+import Synchronization
 
 /// Engine.IO long-polling at `/socket.io/` on chatd's router, so the router's CORS (configured origins),
 /// security headers and metrics apply. WebSocket requests never get here unless refused an upgrade
@@ -14,11 +15,11 @@ struct RealTimeRoutes {
     let hub: RealTimeHub
 
     func register(on router: Router<ChatRequestContext>) {
-        router.get(RouterPath(Self.path)) { request, _ in await get(request) }
+        router.get(RouterPath(Self.path)) { request, context in await get(request, connection: context.channel) }
         router.post(RouterPath(Self.path)) { request, _ in await post(request) }
     }
 
-    func get(_ request: Request) async -> Response {
+    func get(_ request: Request, connection: (any Channel)? = nil) async -> Response {
         let server = hub.server
         let target: EngineIORequestTarget
         do throws(EngineIORequestError) { target = try EngineIORequestTarget(query: Self.query(request.uri)) } catch {
@@ -34,7 +35,10 @@ struct RealTimeRoutes {
             let known = await server.sessionState(sid: sid) != nil
             return Self.refusal(known ? .badRequest : .unknownSessionID)
         }
-        do throws(EngineIORequestError) { return Self.text(try await server.poll(sid: sid)) } catch {
+        let watch = connection.map { channel in
+            { @Sendable (closed: @escaping @Sendable () -> Void) in ConnectionCloseWatch.shared.watch(channel, closed) }
+        }
+        do throws(EngineIORequestError) { return Self.text(try await server.poll(sid: sid, onConnectionClose: watch)) } catch {
             return Self.refusal(error)
         }
     }
@@ -102,5 +106,27 @@ struct RealTimeRoutes {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// Tells a held long-poll when its connection closes. One close callback per connection, however many
+/// GETs it carries (a keep-alive connection carries one after another): each GET replaces the action,
+/// so nothing piles up on a long-lived connection.
+final class ConnectionCloseWatch: Sendable {
+    static let shared = ConnectionCloseWatch()
+
+    private let actions = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
+
+    func watch(_ channel: any Channel, _ action: @escaping @Sendable () -> Void) {
+        let key = ObjectIdentifier(channel)
+        let isNew = actions.withLock { actions in
+            defer { actions[key] = action }
+            return actions[key] == nil
+        }
+        guard isNew else { return }
+        channel.closeFuture.whenComplete { [self] _ in
+            let action = actions.withLock { $0.removeValue(forKey: key) }
+            action?()
+        }
     }
 }
