@@ -211,4 +211,31 @@ struct DeliveryOnWriteTests {
             await again.stop()
         }
     }
+
+    @Test("a polling tab that closes its held GET: the watcher in the dialog room gets user:offline within 1 s")
+    func pollingTabClose() async throws {
+        let membership = MembershipDouble()
+        let h = try await DeliveryHarness(membership: membership)
+        defer { Task { await h.cleanUp() } }
+        let (watcher, watcherToken) = try await h.realTime.user("Wanda", phone: "79000000103")
+        let (tab, tabToken) = try await h.realTime.user("Tom", phone: "79000000104")
+        membership.add(watcher.userId, to: RealTimeHarness.dialog)
+        membership.add(tab.userId, to: RealTimeHarness.dialog)
+        try await h.live { port in
+            let client = try ScriptedSocketClient(url: "http://127.0.0.1:\(port)", token: watcherToken)
+            defer { Task { await client.stop() } }
+            _ = try await client.waitFor { $0["connected"] == true }
+            client.emit("dialog:join", .string(RealTimeHarness.dialog), ack: true)
+            _ = try await client.waitFor { $0["ack"] == "dialog:join" }
+            let polling = try h.raw(["close-poll", "--port", "\(port)", "--token", tabToken,
+                                     "--dialog", RealTimeHarness.dialog], name: "tab")
+            defer { Task { await polling.stop(signal: SIGKILL) } }
+            _ = try await client.waitForEvent("user:online") { $0["userId"]?.stringValue == tab.userId.rawValue }
+            let closedAt = try #require(Double(try await polling.waitForLine("CLOSED ([0-9.]+)")))
+            _ = try await client.waitForEvent("user:offline", timeout: 10) { $0["userId"]?.stringValue == tab.userId.rawValue }
+            let seenAfter = Date().timeIntervalSince1970 - closedAt
+            #expect(seenAfter < 1.0, "user:offline \(seenAfter) s after the tab closed")
+            #expect(await h.hub.isOnline(tab.userId) == false)
+        }
+    }
 }

@@ -109,9 +109,10 @@ struct RealTimeRoutes {
     }
 }
 
-/// Tells a held long-poll when its connection closes. One close callback per connection, however many
-/// GETs it carries (a keep-alive connection carries one after another): each GET replaces the action,
-/// so nothing piles up on a long-lived connection.
+/// Tells a held long-poll when its connection closes. The server allows half-closure, so a client's FIN
+/// only closes the input (`ChannelEvent.inputClosed`); a reset closes the channel. Either counts. One
+/// watch per connection, however many GETs it carries (a keep-alive connection carries one after
+/// another): each GET replaces the action, so nothing piles up on a long-lived connection.
 final class ConnectionCloseWatch: Sendable {
     static let shared = ConnectionCloseWatch()
 
@@ -124,9 +125,30 @@ final class ConnectionCloseWatch: Sendable {
             return actions[key] == nil
         }
         guard isNew else { return }
-        channel.closeFuture.whenComplete { [self] _ in
-            let action = actions.withLock { $0.removeValue(forKey: key) }
-            action?()
+        channel.pipeline.addHandler(InputClosedHandler { [self] in fire(key, forget: false) }, position: .first)
+            .whenFailure { [self] _ in fire(key, forget: true) }
+        channel.closeFuture.whenComplete { [self] _ in fire(key, forget: true) }
+    }
+
+    private func fire(_ key: ObjectIdentifier, forget: Bool) {
+        let action = actions.withLock { actions in
+            forget ? actions.removeValue(forKey: key) : actions[key]
         }
+        action?()
+    }
+}
+
+/// Reports the peer's FIN (the input side closing) and passes every event on.
+final class InputClosedHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    private let inputClosed: @Sendable () -> Void
+
+    init(_ inputClosed: @escaping @Sendable () -> Void) {
+        self.inputClosed = inputClosed
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { inputClosed() }
+        context.fireUserInboundEventTriggered(event)
     }
 }
