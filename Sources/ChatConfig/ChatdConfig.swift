@@ -32,6 +32,8 @@ public struct ChatdConfig: Sendable, Equatable {
     /// How long a CONNECT may wait for the user's subscription (see `UpdatePipeline.waitUntilSubscribed`).
     public var subscribeWaitSeconds: Double
     public var prefetch: Int
+    /// The most a Socket.IO session may hold unwritten, in bytes, before it is closed.
+    public var outboxLimitBytes: Int
     public var chat3URL: String
     public var chat3APIKey: String?
     public var chat3Tenant: String

@@ -105,17 +105,18 @@ public enum Daemon {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
+        var setup = realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3))
+            .withCoMembers(Chat3CoMembers(chat3: chat3))
+        setup.server.engine.maxBufferedBytes = config.outboxLimitBytes
         let realTime = RealTimeHub(
-            tokens: tokens,
-            setup: realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3))
-                .withCoMembers(Chat3CoMembers(chat3: chat3)),
+            tokens: tokens, setup: setup,
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
                              disconnected: { pipeline.userDisconnected($0.rawValue) },
                              // A subscribe takes milliseconds; the cap (rabbitmq.subscribe_wait) bounds what a
                              // busy broker adds to a connect, and must stay under clients' connect timeouts
                              // (socket.io-client's default is 20 s).
                              ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
-            relay: relay, names: UserNames { id in try? await store.user(id: id)?.name.value }, logger: logger)
+            relay: relay, metrics: metrics, names: UserNames { id in try? await store.user(id: id)?.name.value }, logger: logger)
         pipeline.attach(realTime)
         relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
         relay.attachPresence { origin, notice in await realTime.deliverPresence(from: origin, notice) }

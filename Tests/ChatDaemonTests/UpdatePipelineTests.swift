@@ -14,9 +14,13 @@ final class RecordingDelivery: UpdateDelivering {
     let events = Mutex<[(user: String, event: String, payload: JSONValue)]>([])
     let connected = Mutex<Set<String>>([])
 
-    func deliver(_ event: String, _ payload: JSONValue, toUser userId: String) async -> Int {
+    func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String,
+                 whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int {
         guard connected.withLock({ $0.contains(userId) }) else { return 0 }
-        events.withLock { $0.append((userId, event, payload)) }
+        events.withLock { events in
+            for emission in emissions { events.append((userId, emission.event, emission.payload)) }
+        }
+        whenWritten(true)
         return 1
     }
 

@@ -14,12 +14,25 @@ public struct DuplicateFilter: Sendable {
 
     /// Records `key` and returns true if it was not seen within the window.
     public mutating func firstSighting(of key: String, at now: Double) -> Bool {
+        if contains(key, at: now) { return false }
+        record(key, at: now)
+        return true
+    }
+
+    /// Whether `key` was recorded within the window.
+    public mutating func contains(_ key: String, at now: Double) -> Bool {
         evict(before: now - window)
-        if let time = seenAt[key], time >= now - window { return false }
+        if let time = seenAt[key], time >= now - window { return true }
+        return false
+    }
+
+    /// Records `key` as seen at `now`. The pipeline calls it only once an update was delivered, so a
+    /// redelivery of one that never reached a socket is not taken for a repeat.
+    public mutating func record(_ key: String, at now: Double) {
+        evict(before: now - window)
         seenAt[key] = now
         order.append((key, now))
         while seenAt.count > capacity { dropOldest() }
-        return true
     }
 
     private mutating func evict(before cutoff: Double) {

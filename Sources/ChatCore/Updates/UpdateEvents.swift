@@ -3,6 +3,11 @@ public enum UpdateEvents {
     public struct Emission: Sendable, Equatable {
         public let event: String
         public let payload: JSONValue
+
+        public init(event: String, payload: JSONValue) {
+            self.event = event
+            self.payload = payload
+        }
     }
 
     public static func emissions(for update: ChatUpdate) -> [Emission] {

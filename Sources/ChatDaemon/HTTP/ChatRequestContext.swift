@@ -8,9 +8,12 @@ public struct ChatRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
     public var identity: AuthenticatedUser?
+    /// The request's connection, so a held long-poll learns when it closes.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
         remoteAddress = source.channel.remoteAddress
         identity = nil
     }

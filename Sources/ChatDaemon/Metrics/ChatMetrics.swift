@@ -14,6 +14,8 @@ public final class ChatMetrics: Sendable {
     public let updatesReceived: Counter
     public let updatesDelivered: Counter
     public let updateDeliverySeconds: DurationHistogram
+    /// Updates a socket closed before writing, handed out again (to the user's sockets or queue).
+    public let updatesUnwritten: Counter
 
     public let authCodesIssued: Counter
 
@@ -28,17 +30,27 @@ public final class ChatMetrics: Sendable {
         usersOnline = registry.makeGauge(name: "chatd_users_online", help: "Users with at least one socket here")
         amqpSubscriptions = registry.makeGauge(name: "chatd_amqp_subscriptions", help: "Per-user update subscriptions")
         updatesReceived = registry.makeCounter(name: "chatd_updates_received_total", help: "Chat3 updates consumed")
-        updatesDelivered = registry.makeCounter(name: "chatd_updates_delivered_total", help: "Updates handed to sockets")
+        updatesDelivered = registry.makeCounter(name: "chatd_updates_delivered_total",
+                                                help: "Updates written to every live socket of their user, then acked")
         updateDeliverySeconds = registry.makeDurationHistogram(
             name: "chatd_update_delivery_seconds", buckets: latencyBuckets,
-            help: "Time from consuming an update to handing it to the user's sockets")
+            help: "Time from consuming an update to its frames being written to the user's sockets")
+        updatesUnwritten = registry.makeCounter(
+            name: "chatd_updates_unwritten_total",
+            help: "Updates a socket's session ended before writing; not acked, handed out again")
         authCodesIssued = registry.makeCounter(name: "chatd_auth_codes_issued_total", help: "One-time codes sent")
     }
 
-    /// Updates dropped, by reason (`malformed`, `tenant`, `duplicate`, `no_socket`).
+    /// Updates dropped, by reason (`malformed`, `tenant`, `duplicate`, `other_user`).
     public func updatesDropped(_ reason: String) -> Counter {
         registry.makeCounter(name: "chatd_updates_dropped_total", labels: [("reason", reason)],
                              help: "Updates not delivered, by reason")
+    }
+
+    /// Socket.IO sessions chatd ended itself, by reason (`outbox_overflow`).
+    public func sessionsClosed(_ reason: String) -> Counter {
+        registry.makeCounter(name: "chatd_socket_sessions_closed_total", labels: [("reason", reason)],
+                             help: "Socket sessions the server closed, by reason")
     }
 
     /// Failed login steps, by reason (`invalid_code`, `expired`, `too_many_attempts`, `rate_limited`, `sender`).

@@ -64,6 +64,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     /// The server's settings (heartbeat, `maxHttpBufferSize`), readable without awaiting the actor.
     public let configuration: SocketIOServer.Configuration
     let logger: Logger
+    let metrics: ChatMetrics?
     private let draining = Atomic(false)
     private let presence = PresenceDirectory()
     private let coMembers: any CoMemberFinding
@@ -74,8 +75,9 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
     /// - Parameter names: fills in names that updates from Chat3 lack (the typer of `typing:update`).
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
-                relay: (any RoomRelaying)? = nil, names: UserNames? = nil, logger: Logger) {
+                relay: (any RoomRelaying)? = nil, metrics: ChatMetrics? = nil, names: UserNames? = nil, logger: Logger) {
         self.logger = logger
+        self.metrics = metrics
         self.relay = relay
         self.names = names
         configuration = setup.server
@@ -98,7 +100,14 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                 lifecycle.disconnected(user.id)
                 continuation.yield(.offline(user))
             },
-            beforeConnected: { user in await lifecycle.ready(user.id) })
+            beforeConnected: { user in await lifecycle.ready(user.id) },
+            sessionClosed: { reason in
+                guard reason == .outboxOverflow else { return }
+                logger.warning("socket outbox full, session closed", metadata: [
+                    "reason": "outbox_overflow", "realtime.outbox_limit": "\(setup.server.engine.maxBufferedBytes)",
+                ])
+                metrics?.sessionsClosed("outbox_overflow").increment()
+            })
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
     }
@@ -134,12 +143,19 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         await server.emit(event, args, to: .room(dialogId.room))
     }
 
-    /// `UpdateDelivering`, for the update pipeline.
-    @discardableResult
-    public func deliver(_ event: String, _ payload: JSONValue, toUser userId: String) async -> Int {
+    /// `UpdateDelivering`, for the update pipeline: acked once every socket wrote the frames.
+    public func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String,
+                        whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int {
         guard let id = UserID(rawValue: userId) else { return 0 }
-        let payload = await names?.completing(event, payload) ?? payload
-        return await emit(event: event, args: [payload], toUser: id)
+        var emissions = emissions
+        if let names {
+            var completed: [UpdateEvents.Emission] = []
+            for emission in emissions {
+                completed.append(.init(event: emission.event, payload: await names.completing(emission.event, emission.payload)))
+            }
+            emissions = completed
+        }
+        return await server.emit(emissions.map { ($0.event, [$0.payload]) }, to: .user(id), whenWritten: whenWritten)
     }
 
     /// An emit another instance relayed for one of its rooms: the sockets here watching that room get it too.

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 import SocketIO
+import Synchronization
 
 /// Engine.IO long-polling at `/socket.io/` on chatd's router, so the router's CORS (configured origins),
 /// security headers and metrics apply. WebSocket requests never get here unless refused an upgrade
@@ -14,11 +15,11 @@ struct RealTimeRoutes {
     let hub: RealTimeHub
 
     func register(on router: Router<ChatRequestContext>) {
-        router.get(RouterPath(Self.path)) { request, _ in await get(request) }
+        router.get(RouterPath(Self.path)) { request, context in await get(request, connection: context.channel) }
         router.post(RouterPath(Self.path)) { request, _ in await post(request) }
     }
 
-    func get(_ request: Request) async -> Response {
+    func get(_ request: Request, connection: (any Channel)? = nil) async -> Response {
         let server = hub.server
         let target: EngineIORequestTarget
         do throws(EngineIORequestError) { target = try EngineIORequestTarget(query: Self.query(request.uri)) } catch {
@@ -34,7 +35,10 @@ struct RealTimeRoutes {
             let known = await server.sessionState(sid: sid) != nil
             return Self.refusal(known ? .badRequest : .unknownSessionID)
         }
-        do throws(EngineIORequestError) { return Self.text(try await server.poll(sid: sid)) } catch {
+        let watch = connection.map { channel in
+            { @Sendable (closed: @escaping @Sendable () -> Void) in ConnectionCloseWatch.shared.watch(channel, closed) }
+        }
+        do throws(EngineIORequestError) { return Self.text(try await server.poll(sid: sid, onConnectionClose: watch)) } catch {
             return Self.refusal(error)
         }
     }
@@ -102,5 +106,49 @@ struct RealTimeRoutes {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// Tells a held long-poll when its connection closes. The server allows half-closure, so a client's FIN
+/// only closes the input (`ChannelEvent.inputClosed`); a reset closes the channel. Either counts. One
+/// watch per connection, however many GETs it carries (a keep-alive connection carries one after
+/// another): each GET replaces the action, so nothing piles up on a long-lived connection.
+final class ConnectionCloseWatch: Sendable {
+    static let shared = ConnectionCloseWatch()
+
+    private let actions = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
+
+    func watch(_ channel: any Channel, _ action: @escaping @Sendable () -> Void) {
+        let key = ObjectIdentifier(channel)
+        let isNew = actions.withLock { actions in
+            defer { actions[key] = action }
+            return actions[key] == nil
+        }
+        guard isNew else { return }
+        channel.pipeline.addHandler(InputClosedHandler { [self] in fire(key, forget: false) }, position: .first)
+            .whenFailure { [self] _ in fire(key, forget: true) }
+        channel.closeFuture.whenComplete { [self] _ in fire(key, forget: true) }
+    }
+
+    private func fire(_ key: ObjectIdentifier, forget: Bool) {
+        let action = actions.withLock { actions in
+            forget ? actions.removeValue(forKey: key) : actions[key]
+        }
+        action?()
+    }
+}
+
+/// Reports the peer's FIN (the input side closing) and passes every event on.
+final class InputClosedHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    private let inputClosed: @Sendable () -> Void
+
+    init(_ inputClosed: @escaping @Sendable () -> Void) {
+        self.inputClosed = inputClosed
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { inputClosed() }
+        context.fireUserInboundEventTriggered(event)
     }
 }

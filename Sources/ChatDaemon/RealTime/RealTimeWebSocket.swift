@@ -6,6 +6,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import SocketIO
 
 /// Engine.IO over WebSocket: the HTTP server builder chatd runs with. Only `GET /socket.io/?EIO=4&
@@ -65,7 +66,16 @@ public enum RealTimeWebSocket {
                       outbound: WebSocketOutboundWriter, channel: any Channel, hub: RealTimeHub,
                       maxMessage: Int) async {
         let server = hub.server
-        let outbox = EngineIOWebSocketOutbox()
+        let limit = hub.configuration.engine.maxBufferedBytes
+        let outbox = EngineIOWebSocketOutbox(limitBytes: limit, onOverflow: { [logger = hub.logger, metrics = hub.metrics] in
+            // The peer stopped reading: cut it so its session ends and its unwritten updates go back
+            // to RabbitMQ instead of piling up here.
+            logger.warning("socket outbox full, session closed", metadata: [
+                "reason": "outbox_overflow", "realtime.outbox_limit": "\(limit)",
+            ])
+            metrics?.sessionsClosed("outbox_overflow").increment()
+            channel.close(promise: nil)
+        })
         let connection: EngineIOWebSocketConnection
         do {
             connection = try await server.attachWebSocket(sid: sid, headers: headers, writer: outbox)
@@ -87,11 +97,23 @@ public enum RealTimeWebSocket {
                 }
             }
             group.addTask {
-                for await frame in outbox.frames {
-                    switch frame {
-                    case .text(let text):
-                        do { try await outbound.write(.text(text)) } catch { return }
+                // Written straight into the channel so each frame's write promise says when the kernel
+                // took it; a frame is reported written only then. One batch at a time: a peer that does
+                // not read holds the loop here while the outbox fills up to its limit.
+                while let batch = await outbox.nextBatch() {
+                    var last: EventLoopFuture<Void>?
+                    for frame in batch {
+                        let data = channel.allocator.buffer(string: frame.text)
+                        let future = channel.write(WebSocketFrame(fin: true, opcode: .text, data: data))
+                        if let written = frame.written {
+                            future.whenComplete { result in
+                                if case .success = result { written(true) } else { written(false) }
+                            }
+                        }
+                        last = future
                     }
+                    channel.flush()
+                    do { try await last?.get() } catch { return }
                 }
                 guard !Task.isCancelled else { return }
                 // The server ended the session: close, and give the peer a moment to answer the close.
@@ -102,6 +124,8 @@ public enum RealTimeWebSocket {
             await group.next()
             group.cancelAll()
         }
+        // Whatever the connection did not take never reached the client.
+        outbox.abandon()
         await server.webSocketClosed(connection)
     }
 }

@@ -12,8 +12,12 @@ import Synchronization
 ///   generations' routing keys, kept for `x-expires` after the user's last socket closes so updates
 ///   published meanwhile arrive on reconnect. Several tabs share one subscription.
 /// - The AMQP thread only enqueues deliveries; one task here normalizes, filters (tenant, duplicates),
-///   emits, and acks only after the update was handed to every live socket of the user. Malformed
-///   payloads are rejected without requeue, logged with the queue and counted.
+///   emits, and acks only once the update's frames were written to every live socket of the user
+///   (see `SocketIOServer.emit(_:to:whenWritten:)`). An update a socket's session ended before writing
+///   is not acked: it goes to the user's sockets that are left, or, with none, back to the queue once
+///   the subscription is cancelled, so the next connect gets it. Prefetch (`rabbitmq.prefetch`) bounds
+///   how many updates a user's stuck socket can hold; the rest waits in RabbitMQ. Malformed payloads
+///   are rejected without requeue, logged with the queue and counted.
 /// - Broker loss is handled by the consumer (reconnect with backoff, resubscribe); `isConnected`
 ///   feeds `/ready`.
 public final class UpdatePipeline: Service, Sendable {
@@ -21,8 +25,8 @@ public final class UpdatePipeline: Service, Sendable {
     private let logger: Logger
     private let metrics: ChatMetrics
     private let consumer: AMQPConsumer
-    private let deliveries: AsyncStream<AMQPDelivery>
-    private let deliveriesInput: AsyncStream<AMQPDelivery>.Continuation
+    private let deliveries: AsyncStream<Event>
+    private let deliveriesInput: AsyncStream<Event>.Continuation
     private let subscriptions: SubscriptionBook
     private let delivery = Mutex<(any UpdateDelivering)?>(nil)
 
@@ -30,7 +34,7 @@ public final class UpdatePipeline: Service, Sendable {
         self.config = config
         self.logger = logger
         self.metrics = metrics
-        let (stream, continuation) = AsyncStream<AMQPDelivery>.makeStream(bufferingPolicy: .unbounded)
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
         deliveries = stream
         deliveriesInput = continuation
         var options = AMQPConsumer.Options(connectionName: "chatd updates", prefetch: UInt16(clamping: config.prefetch))
@@ -42,7 +46,7 @@ public final class UpdatePipeline: Service, Sendable {
             onEvent: { event in
                 logger.notice("amqp state", metadata: ["amqp.event": "\(event)"])
             },
-            onDelivery: { continuation.yield($0) })
+            onDelivery: { continuation.yield(.delivery($0)) })
     }
 
     /// The hub that owns the sockets; set once at start, before sockets connect.
@@ -71,6 +75,7 @@ public final class UpdatePipeline: Service, Sendable {
     /// A user's first socket on this instance connected.
     public func userConnected(_ userId: String) {
         subscriptions.want(userId) { [self] in await self.reconcile(userId) }
+        deliveriesInput.yield(.socketsBack(userId))
     }
 
     /// Waits until the user's queue is consumed, so a socket that is told it is connected gets every
@@ -114,6 +119,8 @@ public final class UpdatePipeline: Service, Sendable {
             subscriptions.setTag(nil, for: userId)
             // x-expires = 0 is the seed's behaviour: the queue goes with the last socket.
             try? await consumer.cancel(tag, deleteQueue: config.queueExpiresSeconds == 0)
+            // Held updates go back to the queue now that nothing here consumes it.
+            deliveriesInput.yield(.unsubscribed(userId))
             logger.debug("unsubscribed", metadata: ["user.id": "\(userId)"])
         }
     }
@@ -138,10 +145,24 @@ public final class UpdatePipeline: Service, Sendable {
             }
         }
         defer { declaring.cancel() }
-        var duplicates = DuplicateFilter()
+        var state = LoopState()
         await withGracefulShutdownHandler {
-            for await message in deliveries {
-                await handle(message, duplicates: &duplicates)
+            for await event in deliveries {
+                switch event {
+                case .delivery(let message):
+                    metrics.updatesReceived.increment()
+                    await handle(message, started: ContinuousClock.now, state: &state)
+                case .settled(let message, let key, let started, let written):
+                    await settle(message, key: key, started: started, written: written, state: &state)
+                case .socketsBack(let userId):
+                    for held in state.held.removeValue(forKey: userId) ?? [] {
+                        await handle(held.message, started: held.started, state: &state)
+                    }
+                case .unsubscribed(let userId):
+                    for held in state.held.removeValue(forKey: userId) ?? [] {
+                        consumer.reject(held.message.deliveryTag, requeue: true)
+                    }
+                }
             }
         } onGracefulShutdown: { [consumer, deliveriesInput] in
             // Unacknowledged deliveries go back to their queues when the connection closes.
@@ -150,9 +171,33 @@ public final class UpdatePipeline: Service, Sendable {
         }
     }
 
-    private func handle(_ message: AMQPDelivery, duplicates: inout DuplicateFilter) async {
-        let started = ContinuousClock.now
-        metrics.updatesReceived.increment()
+    /// What the delivery loop reacts to, in order.
+    enum Event: Sendable {
+        case delivery(AMQPDelivery)
+        /// Every socket the update went to wrote it (`written`), or one's session ended first.
+        case settled(AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool)
+        /// A user's first socket connected: updates held for want of a socket go to it.
+        case socketsBack(String)
+        /// A user's subscription was cancelled: updates held for them go back to their queue.
+        case unsubscribed(String)
+    }
+
+    struct HeldUpdate {
+        var message: AMQPDelivery
+        var started: ContinuousClock.Instant
+    }
+
+    /// The loop's own state; only the loop task touches it.
+    struct LoopState {
+        /// Updates delivered (written) lately, so a repeat Chat3 published is emitted once.
+        var duplicates = DuplicateFilter()
+        /// Keys of updates emitted and not yet settled: a repeat arriving meanwhile is a duplicate too.
+        var inFlight: [String: Int] = [:]
+        /// Unacked updates of subscribed users who had no socket when they came, oldest first.
+        var held: [String: [HeldUpdate]] = [:]
+    }
+
+    private func handle(_ message: AMQPDelivery, started: ContinuousClock.Instant, state: inout LoopState) async {
         guard let subscriber = subscriptions.user(of: message.consumerTag) else {
             // A delivery for a subscription cancelled meanwhile: hand it back to the queue.
             consumer.reject(message.deliveryTag, requeue: true)
@@ -182,23 +227,50 @@ public final class UpdatePipeline: Service, Sendable {
             metrics.updatesDropped("other_user").increment()
             return
         }
-        if let key = update.deduplicationKey,
-           !duplicates.firstSighting(of: key, at: Date().timeIntervalSince1970) {
+        let key = update.deduplicationKey
+        if let key, state.inFlight[key] != nil || state.duplicates.contains(key, at: Date().timeIntervalSince1970) {
             consumer.ack(message.deliveryTag)
             metrics.updatesDropped("duplicate").increment()
             return
         }
         let target = delivery.withLock { $0 }
-        var delivered = 0
-        for emission in UpdateEvents.emissions(for: update) {
-            delivered = await target?.deliver(emission.event, emission.payload, toUser: subscriber) ?? 0
+        let input = deliveriesInput
+        let sockets = await target?.deliver(UpdateEvents.emissions(for: update), toUser: subscriber) { written in
+            input.yield(.settled(message, key: key, started: started, written: written))
+        } ?? 0
+        if sockets == 0 {
+            hold(message, started: started, for: subscriber, state: &state)
+        } else if let key {
+            state.inFlight[key, default: 0] += 1
         }
-        consumer.ack(message.deliveryTag)
-        if delivered > 0 {
+    }
+
+    private func settle(_ message: AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool,
+                        state: inout LoopState) async {
+        if let key, let count = state.inFlight[key] {
+            state.inFlight[key] = count > 1 ? count - 1 : nil
+        }
+        if written {
+            consumer.ack(message.deliveryTag)
+            if let key { state.duplicates.record(key, at: Date().timeIntervalSince1970) }
             metrics.updatesDelivered.increment()
             metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
         } else {
-            metrics.updatesDropped("no_socket").increment()
+            // A socket's session ended before writing it: hand it to the sockets left (a repeat for
+            // those that wrote it), else hold it for the next socket or the queue.
+            metrics.updatesUnwritten.increment()
+            await handle(message, started: started, state: &state)
+        }
+    }
+
+    /// No socket took the update. While the user is subscribed it waits here, unacked, for their next
+    /// socket; otherwise it goes back to the queue (the consumer is cancelled, so it stays there).
+    private func hold(_ message: AMQPDelivery, started: ContinuousClock.Instant, for userId: String,
+                      state: inout LoopState) {
+        if subscriptions.isWanted(userId), subscriptions.tag(of: userId) == message.consumerTag {
+            state.held[userId, default: []].append(HeldUpdate(message: message, started: started))
+        } else {
+            consumer.reject(message.deliveryTag, requeue: true)
         }
     }
 }

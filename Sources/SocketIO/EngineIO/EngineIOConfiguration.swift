@@ -12,19 +12,24 @@ public struct EngineIOConfiguration: Sendable, Hashable {
     public var upgradeTimeout: Duration
     /// How long a session the server closed waits for the client's next poll to learn about it.
     public var closeTimeout: Duration
+    /// The most a session may hold in packets not yet written to its client, in bytes (UTF-8 of the
+    /// encoded packets), polling and WebSocket alike; past it the session is closed.
+    public var maxBufferedBytes: Int
 
     public init(
         pingInterval: Duration = .milliseconds(25_000),
         pingTimeout: Duration = .milliseconds(20_000),
         maxPayload: Int = 1_000_000,
         upgradeTimeout: Duration = .seconds(10),
-        closeTimeout: Duration = .seconds(30)
+        closeTimeout: Duration = .seconds(30),
+        maxBufferedBytes: Int = 4 << 20
     ) {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
         self.maxPayload = maxPayload
         self.upgradeTimeout = upgradeTimeout
         self.closeTimeout = closeTimeout
+        self.maxBufferedBytes = maxBufferedBytes
     }
 
     /// The `open` packet's JSON. Upgrades are offered only to polling sessions.

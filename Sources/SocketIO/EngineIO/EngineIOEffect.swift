@@ -1,9 +1,10 @@
 /// What a session step asks its owner to do; the session itself performs no I/O.
 public enum EngineIOEffect: Sendable, Hashable {
-    /// Answer the pending polling GET with this body.
-    case respondToPoll(String)
-    /// Send one text frame on the session's WebSocket.
-    case writeWebSocket(String)
+    /// Answer the pending polling GET with this body. `carrying` lists the tracked packets in it (see
+    /// `EngineIOSession.send(_:tracking:)`): the client has them once it sends its next GET.
+    case respondToPoll(String, carrying: [UInt64] = [])
+    /// Send one text frame on the session's WebSocket; `carrying` is its tracking number, 0 if none.
+    case writeWebSocket(String, carrying: UInt64 = 0)
     /// Close the session's WebSocket.
     case closeWebSocket
     /// Hand a `message` packet's data to the layer above (Socket.IO).
@@ -29,6 +30,10 @@ public enum EngineIOCloseReason: Sendable, Hashable {
     case payloadTooLarge
     /// Something that is not an Engine.IO packet.
     case parseError(SocketIOProtocolError)
+    /// The client fell behind: its unsent packets passed `maxBufferedBytes`.
+    case outboxOverflow
+    /// The connection of a held polling GET closed (the tab went away).
+    case pollConnectionClosed
 }
 
 /// The result of one session step: effects to perform, and whether the request that caused the step

@@ -23,8 +23,10 @@ public struct EngineIOSession: Sendable {
     public private(set) var isPostInFlight = false
 
     private let configuration: EngineIOConfiguration
-    /// Encoded packets waiting for the next polling GET.
-    private var outbox: [String] = []
+    /// Encoded packets waiting for the next polling GET, with their tracking numbers (0: untracked).
+    private var outbox: [(packet: String, tag: UInt64)] = []
+    /// UTF-8 bytes in `outbox`, bounded by `maxBufferedBytes`.
+    private var outboxBytes = 0
     private var pingDue: Instant?
     private var pongDeadline: Instant?
     private var upgradeDeadline: Instant?
@@ -75,10 +77,11 @@ public struct EngineIOSession: Sendable {
             // After the upgrade the reference server refuses polling but keeps the session.
             return EngineIOTransition(rejection: .badRequest)
         case .closing:
-            let body = EngineIOPayload.encode(drainOutbox() + [EngineIOPacket(.close).encoded])
+            let (packets, tags) = drainOutbox()
+            let body = EngineIOPayload.encode(packets + [EngineIOPacket(.close).encoded])
             state = .closed(.serverRequested)
             closeDeadline = nil
-            return EngineIOTransition(effects: [.respondToPoll(body), .closed(.serverRequested)])
+            return EngineIOTransition(effects: [.respondToPoll(body, carrying: tags), .closed(.serverRequested)])
         case .polling, .upgrading:
             if isPollPending {
                 return EngineIOTransition(
@@ -96,6 +99,13 @@ public struct EngineIOSession: Sendable {
     /// The pending GET went away (the client hung up); the next GET will collect the packets.
     public mutating func pollCancelled() {
         isPollPending = false
+    }
+
+    /// The connection of the pending GET closed: the client is gone, as engine.io treats it (a
+    /// transport error), so the session ends now rather than at the ping timeout.
+    public mutating func pollConnectionClosed() -> [EngineIOEffect] {
+        guard isPollPending, state == .polling else { return [] }
+        return terminate(.pollConnectionClosed, pollReply: EngineIOPacket(.noop).encoded)
     }
 
     /// A polling POST body arrived. Call `postFinished()` once the delivered messages are handled.
@@ -201,7 +211,8 @@ public struct EngineIOSession: Sendable {
             upgradeDeadline = nil
             var effects: [EngineIOEffect] = []
             if isPollPending { effects += answerPoll(EngineIOPacket(.noop).encoded) }
-            effects += drainOutbox().map(EngineIOEffect.writeWebSocket)
+            for entry in outbox { effects.append(.writeWebSocket(entry.packet, carrying: entry.tag)) }
+            _ = drainOutbox()
             return effects
         default:
             return abandonUpgrade()
@@ -238,13 +249,27 @@ public struct EngineIOSession: Sendable {
         }
     }
 
-    /// Queues or writes one encoded Engine.IO packet (e.g. `42["event"]`).
-    public mutating func send(_ encodedPacket: String) -> [EngineIOEffect] {
+    /// Whether `send` still takes packets.
+    public var acceptsPackets: Bool {
+        switch state {
+        case .polling, .upgrading, .webSocket: true
+        case .closing, .closed: false
+        }
+    }
+
+    /// Queues or writes one encoded Engine.IO packet (e.g. `42["event"]`). A non-zero `tag` is reported
+    /// back in the effect that writes or answers with the packet, so the owner can tell when it left.
+    /// A polling outbox that grows past `maxBufferedBytes` ends the session (`outboxOverflow`).
+    public mutating func send(_ encodedPacket: String, tracking tag: UInt64 = 0) -> [EngineIOEffect] {
         switch state {
         case .webSocket:
-            return [.writeWebSocket(encodedPacket)]
+            return [.writeWebSocket(encodedPacket, carrying: tag)]
         case .polling, .upgrading:
-            outbox.append(encodedPacket)
+            outbox.append((encodedPacket, tag))
+            outboxBytes += encodedPacket.utf8.count
+            if outboxBytes > configuration.maxBufferedBytes {
+                return terminate(.outboxOverflow, pollReply: EngineIOPacket(.close).encoded)
+            }
             return flushPoll()
         case .closing, .closed:
             return []
@@ -256,8 +281,9 @@ public struct EngineIOSession: Sendable {
         switch state {
         case .polling, .upgrading:
             if isPollPending || hasWebSocket {
-                let reply = EngineIOPayload.encode(drainOutbox() + [EngineIOPacket(.close).encoded])
-                return terminate(.serverRequested, pollReply: reply)
+                let (packets, tags) = drainOutbox()
+                let reply = EngineIOPayload.encode(packets + [EngineIOPacket(.close).encoded])
+                return terminate(.serverRequested, pollReply: reply, carrying: tags)
             }
             state = .closing
             pingDue = nil
@@ -298,32 +324,38 @@ public struct EngineIOSession: Sendable {
 
     // MARK: Helpers
 
-    private mutating func drainOutbox() -> [String] {
-        defer { outbox.removeAll(keepingCapacity: false) }
-        return outbox
+    /// Empties the outbox: its packets, and the tracking numbers among them.
+    private mutating func drainOutbox() -> (packets: [String], tags: [UInt64]) {
+        defer {
+            outbox.removeAll(keepingCapacity: false)
+            outboxBytes = 0
+        }
+        return (outbox.map(\.packet), outbox.compactMap { $0.tag == 0 ? nil : $0.tag })
     }
 
     /// Answers a pending, unpaused poll with everything queued.
     private mutating func flushPoll() -> [EngineIOEffect] {
         guard isPollPending, !outbox.isEmpty, state != .upgrading(probed: true) else { return [] }
-        return answerPoll(EngineIOPayload.encode(drainOutbox()))
+        let (packets, tags) = drainOutbox()
+        return answerPoll(EngineIOPayload.encode(packets), carrying: tags)
     }
 
-    private mutating func answerPoll(_ body: String) -> [EngineIOEffect] {
+    private mutating func answerPoll(_ body: String, carrying tags: [UInt64] = []) -> [EngineIOEffect] {
         isPollPending = false
-        return [.respondToPoll(body)]
+        return [.respondToPoll(body, carrying: tags)]
     }
 
     /// Ends the session: releases the pending GET, closes the WebSocket, reports the reason.
     private mutating func terminate(
-        _ reason: EngineIOCloseReason, pollReply: String, closeWebSocket: Bool = true
+        _ reason: EngineIOCloseReason, pollReply: String, carrying tags: [UInt64] = [], closeWebSocket: Bool = true
     ) -> [EngineIOEffect] {
         var effects: [EngineIOEffect] = []
-        if isPollPending { effects += answerPoll(pollReply) }
+        if isPollPending { effects += answerPoll(pollReply, carrying: tags) }
         if closeWebSocket, hasWebSocket { effects.append(.closeWebSocket) }
         effects.append(.closed(reason))
         state = .closed(reason)
         outbox = []
+        outboxBytes = 0
         pingDue = nil
         pongDeadline = nil
         upgradeDeadline = nil

@@ -1,10 +1,26 @@
+import Synchronization
+
+/// Called once per tracked frame: true when it was written to the transport, false when it never
+/// will be (the connection closed or was cut first).
+public typealias FrameWritten = @Sendable (Bool) -> Void
+
 /// The server's handle on one WebSocket. Calls come from the server's actor and must not block:
 /// queue the frame and return.
 public protocol EngineIOWebSocketWriter: Sendable {
     /// Queues one text frame.
     func write(_ text: String)
+    /// Queues one text frame and reports, later, whether it was written.
+    func write(_ text: String, whenWritten: FrameWritten?)
     /// Closes the connection after the queued frames.
     func close()
+}
+
+extension EngineIOWebSocketWriter {
+    /// Writers that cannot tell when a frame leaves report it written once queued.
+    public func write(_ text: String, whenWritten: FrameWritten?) {
+        write(text)
+        whenWritten?(true)
+    }
 }
 
 /// A WebSocket's identity within the server: the session it carries and which attachment it is, so
@@ -14,28 +30,124 @@ public struct EngineIOWebSocketConnection: Sendable, Hashable {
     let generation: UInt64
 }
 
-/// An `EngineIOWebSocketWriter` that feeds a stream the HTTP layer drains into the real WebSocket.
-/// A consumer that falls `bufferLimit` frames behind is cut off instead of growing memory.
-public struct EngineIOWebSocketOutbox: EngineIOWebSocketWriter {
-    public enum Frame: Sendable, Hashable {
-        case text(String)
+/// An `EngineIOWebSocketWriter` the HTTP layer drains into the real WebSocket with `nextBatch()`,
+/// reporting each frame written once the connection wrote it. Frames waiting here are bounded in bytes: a
+/// consumer that falls `limitBytes` behind is cut off (`overflowed`) instead of growing memory, and
+/// every frame it had not written is reported unwritten.
+public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
+    public struct Frame: Sendable {
+        public let text: String
+        /// Call with the write's outcome (see `FrameWritten`).
+        public let written: FrameWritten?
     }
 
-    public let frames: AsyncStream<Frame>
-    private let continuation: AsyncStream<Frame>.Continuation
-
-    public init(bufferLimit: Int = 4096) {
-        (frames, continuation) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingOldest(bufferLimit))
+    private struct State {
+        var queue: [Frame] = []
+        var head = 0
+        /// UTF-8 bytes queued and not yet taken by `nextBatch`.
+        var bytes = 0
+        var closed = false
+        var overflowed = false
+        var waiter: CheckedContinuation<[Frame]?, Never>?
     }
 
-    public func write(_ text: String) {
-        if case .dropped = continuation.yield(.text(text)) {
-            continuation.finish()
+    public let limitBytes: Int
+    private let onOverflow: @Sendable () -> Void
+    private let state = Mutex(State())
+
+    /// - Parameter onOverflow: called once when the outbox cuts the consumer off; the HTTP layer closes
+    ///   the connection there, since its writer may be stuck on a peer that does not read.
+    public init(limitBytes: Int = 4 << 20, onOverflow: @escaping @Sendable () -> Void = {}) {
+        self.limitBytes = limitBytes
+        self.onOverflow = onOverflow
+    }
+
+    /// True once the consumer fell more than `limitBytes` behind and the outbox cut it off.
+    public var overflowed: Bool { state.withLock { $0.overflowed } }
+
+    public func write(_ text: String) { write(text, whenWritten: nil) }
+
+    public func write(_ text: String, whenWritten: FrameWritten?) {
+        let frame = Frame(text: text, written: whenWritten)
+        enum Outcome { case queued, handed(CheckedContinuation<[Frame]?, Never>), refused, overflow([Frame]) }
+        let outcome: Outcome = state.withLock { state in
+            if state.closed { return .refused }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return .handed(waiter)
+            }
+            state.queue.append(frame)
+            state.bytes += text.utf8.count
+            guard state.bytes > limitBytes else { return .queued }
+            state.overflowed = true
+            state.closed = true
+            let dropped = Array(state.queue[state.head...])
+            state.queue = []
+            state.head = 0
+            state.bytes = 0
+            return .overflow(dropped)
+        }
+        switch outcome {
+        case .queued: break
+        case .handed(let waiter): waiter.resume(returning: [frame])
+        case .refused: whenWritten?(false)
+        case .overflow(let dropped):
+            for frame in dropped { frame.written?(false) }
+            onOverflow()
         }
     }
 
-    /// Ends the stream; the HTTP layer closes the WebSocket when the stream ends.
+    /// Ends the stream after the queued frames; the HTTP layer closes the WebSocket when `nextBatch()`
+    /// returns nil.
     public func close() {
-        continuation.finish()
+        let waiter = state.withLock { state -> CheckedContinuation<[Frame]?, Never>? in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Every frame queued, oldest first, waiting for at least one; nil once closed and drained, or when
+    /// the calling task is cancelled.
+    public func nextBatch() async -> [Frame]? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[Frame]?, Never>) in
+                let ready: [Frame]?? = state.withLock { state in
+                    if state.head < state.queue.count {
+                        let frames = Array(state.queue[state.head...])
+                        state.queue.removeAll(keepingCapacity: true)
+                        state.head = 0
+                        state.bytes = 0
+                        return .some(frames)
+                    }
+                    if state.closed || Task.isCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<[Frame]?, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+
+    /// The connection is gone: refuses further frames and reports every queued one unwritten.
+    public func abandon() {
+        let (dropped, waiter) = state.withLock { state -> ([Frame], CheckedContinuation<[Frame]?, Never>?) in
+            state.closed = true
+            let dropped = Array(state.queue[state.head...])
+            state.queue = []
+            state.head = 0
+            state.bytes = 0
+            defer { state.waiter = nil }
+            return (dropped, state.waiter)
+        }
+        waiter?.resume(returning: nil)
+        for frame in dropped { frame.written?(false) }
     }
 }

@@ -80,7 +80,9 @@ extension SocketIOServer {
             let held = sessions[sid]?.heldFrames ?? []
             sessions[sid]?.heldFrames = nil
             send(SocketIOPacket(.connect, data: ["sid": .string(socket.rawValue)]), sid: sid)
-            for frame in held { sendFrame(frame, to: socket) }
+            for (frame, tag) in held where sessions[sid] != nil {
+                perform(sessions[sid]!.engine.send(frame, tracking: tag), sid: sid)
+            }
         }
         for text in buffered {
             await handleMessage(.text(text), sid: sid)

@@ -10,9 +10,15 @@ extension SocketIOServer {
 
     /// A polling GET: returns the body at once when packets are queued, otherwise waits until one is
     /// (at the latest the next ping). Cancelling the calling task releases the wait.
-    public func poll(sid: String) async throws(EngineIORequestError) -> String {
+    ///
+    /// - Parameter onConnectionClose: registers a callback for when the GET's connection closes; the
+    ///   held GET's connection closing ends the session at once (a transport error, as in engine.io).
+    public func poll(
+        sid: String, onConnectionClose: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil
+    ) async throws(EngineIORequestError) -> String {
         guard sessions[sid] != nil else { throw .unknownSessionID }
         let token = makeToken()
+        onConnectionClose?({ Task { await self.pollConnectionClosed(sid: sid, token: token) } })
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 beginPoll(sid: sid, token: token, continuation: continuation)
@@ -38,6 +44,11 @@ extension SocketIOServer {
             continuation.resume(returning: .failure(rejection))
             return
         }
+        confirmPollAnswers(sid: sid)
+        guard sessions[sid] != nil else {
+            continuation.resume(returning: .failure(.unknownSessionID))
+            return
+        }
         sessions[sid]!.poll = PollWaiter(token: token, continuation: continuation)
         perform(transition.effects, sid: sid)
     }
@@ -47,6 +58,13 @@ extension SocketIOServer {
         sessions[sid]?.poll = nil
         sessions[sid]?.engine.pollCancelled()
         waiter.continuation.resume(returning: .success(EngineIOPacket(.noop).encoded))
+    }
+
+    /// The connection of a GET closed. If that GET is still held, the client went away: the session
+    /// ends now instead of at the ping timeout.
+    private func pollConnectionClosed(sid: String, token: UInt64) {
+        guard let waiter = sessions[sid]?.poll, waiter.token == token else { return }
+        perform(sessions[sid]!.engine.pollConnectionClosed(), sid: sid)
     }
 
     /// A polling POST body (`ok` on success). A POST while another is processed, an oversized body or

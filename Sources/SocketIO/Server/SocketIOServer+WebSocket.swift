@@ -30,7 +30,10 @@ extension SocketIOServer {
     public func receive(_ text: String, on connection: EngineIOWebSocketConnection) async {
         guard isCurrent(connection) else { return }
         let effects = sessions[connection.sid]!.engine.webSocketText(text, now: clock())
-        await handleMessages(perform(effects, sid: connection.sid), sid: connection.sid)
+        let messages = perform(effects, sid: connection.sid)
+        // `upgrade` comes only after the client handled its last poll answer.
+        if sessions[connection.sid]?.engine.state == .webSocket { confirmPollAnswers(sid: connection.sid) }
+        await handleMessages(messages, sid: connection.sid)
     }
 
     /// A binary frame (an Engine.IO message carrying bytes).

@@ -42,7 +42,14 @@ public actor SocketIOServer {
         var namespace: NamespaceState = .idle
         /// Frames emitted to the socket while its CONNECT answer waits for `beforeConnected`; sent
         /// right after that answer, in order, so a client never sees an event before it is connected.
-        var heldFrames: [String]?
+        var heldFrames: [(frame: String, tag: UInt64)]?
+        /// Tracked frames not yet known to have reached the client, by tracking number: held, queued
+        /// for polling, or in a poll answer the client has not followed with its next GET. Whatever is
+        /// left when the session ends is reported unwritten.
+        var tracked: [UInt64: FrameWritten] = [:]
+        /// Tracked frames in poll answers; the client has them once its next GET (or the WebSocket
+        /// upgrade, which it sends only after the last poll was handled) arrives.
+        var awaitingNextPoll: [UInt64] = []
     }
 
     public let configuration: Configuration
@@ -129,19 +136,28 @@ public actor SocketIOServer {
         var delivered: [EngineIOPacketData] = []
         for effect in effects {
             switch effect {
-            case .respondToPoll(let body):
+            case .respondToPoll(let body, let tags):
                 if let waiter = sessions[sid]?.poll {
                     sessions[sid]?.poll = nil
                     waiter.continuation.resume(returning: .success(body))
+                    if !tags.isEmpty { sessions[sid]?.awaitingNextPoll += tags }
+                } else {
+                    for tag in tags { sessions[sid]?.tracked.removeValue(forKey: tag)?(false) }
                 }
-            case .writeWebSocket(let text):
-                sessions[sid]?.webSocket?.write(text)
+            case .writeWebSocket(let text, let tag):
+                let written = tag == 0 ? nil : sessions[sid]?.tracked.removeValue(forKey: tag)
+                if let webSocket = sessions[sid]?.webSocket {
+                    webSocket.write(text, whenWritten: written)
+                } else {
+                    written?(false)
+                }
             case .closeWebSocket:
                 sessions[sid]?.webSocket?.close()
                 sessions[sid]?.webSocket = nil
             case .deliver(let data):
                 delivered.append(data)
-            case .closed:
+            case .closed(let reason):
+                if sessions[sid] != nil { handlers.sessionClosed(reason) }
                 sessionEnded(sid)
             }
         }
@@ -156,6 +172,15 @@ public actor SocketIOServer {
         if case .connected(let socket) = record.namespace {
             socketGone(socket)
         }
+        // In the order they were sent, so whatever is redelivered keeps its order.
+        for tag in record.tracked.keys.sorted() { record.tracked[tag]?(false) }
+    }
+
+    /// The client's next GET or the WebSocket upgrade: it has handled every earlier poll answer.
+    func confirmPollAnswers(sid: String) {
+        guard let tags = sessions[sid]?.awaitingNextPoll, !tags.isEmpty else { return }
+        sessions[sid]!.awaitingNextPoll = []
+        for tag in tags { sessions[sid]!.tracked.removeValue(forKey: tag)?(true) }
     }
 
     /// Removes a socket from users and rooms, fails its pending acknowledgements, reports the user

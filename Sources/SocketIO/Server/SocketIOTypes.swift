@@ -67,18 +67,22 @@ public struct SocketIOServerHandlers: Sendable {
     /// connected: whatever must be in place before the client may count on receiving events (chatd's
     /// update subscription) is waited for here. The socket already counts as the user's meanwhile.
     public var beforeConnected: @Sendable (SocketUser) async -> Void
+    /// An Engine.IO session ended, and why; called on the server's actor, must return quickly.
+    public var sessionClosed: @Sendable (EngineIOCloseReason) -> Void
 
     public init(
         authenticate: @escaping @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult,
         event: @escaping @Sendable (SocketIOEvent) async -> [JSONValue]? = { _ in nil },
         userOnline: @escaping @Sendable (SocketUser) -> Void = { _ in },
         userOffline: @escaping @Sendable (SocketUser) -> Void = { _ in },
-        beforeConnected: @escaping @Sendable (SocketUser) async -> Void = { _ in }
+        beforeConnected: @escaping @Sendable (SocketUser) async -> Void = { _ in },
+        sessionClosed: @escaping @Sendable (EngineIOCloseReason) -> Void = { _ in }
     ) {
         self.authenticate = authenticate
         self.event = event
         self.userOnline = userOnline
         self.userOffline = userOffline
         self.beforeConnected = beforeConnected
+        self.sessionClosed = sessionClosed
     }
 }

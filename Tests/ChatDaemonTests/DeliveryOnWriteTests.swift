@@ -1,0 +1,241 @@
+import ChatAMQP
+import ChatCore
+import ChatDaemon
+import Foundation
+import Logging
+import SocketIO
+import Testing
+import TestSupport
+
+/// chatd's composition in this process with its update pipeline on the real broker, an exchange and
+/// queue names of its own, and the raw Engine.IO client (tools/testclients/eio_raw.py) that fails the
+/// way networks and browsers do.
+struct DeliveryHarness {
+    let realTime: RealTimeHarness
+    let exchange = "deliverytest_\(UUID().uuidString.prefix(8).lowercased())"
+    let queuePrefix = "deliverytest_\(UUID().uuidString.prefix(6).lowercased())_"
+    let configDirectory: TemporaryDirectory
+    var hub: RealTimeHub { realTime.hub }
+    var directory: TemporaryDirectory { realTime.directory }
+    static let quietLogger = Logger(label: "delivery-test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(server: SocketIOServer.Configuration = .init(), outboxLimit: Int = 4 << 20, prefetch: Int = 256,
+         membership: MembershipDouble = MembershipDouble()) async throws {
+        configDirectory = try TemporaryDirectory("delivery-config")
+        let file = configDirectory.path("chatd.toml")
+        try """
+        [rabbitmq]
+        queue_template = "\(queuePrefix){userId}"
+        queue_expires = "10m"
+        prefetch = \(prefetch)
+
+        [realtime]
+        outbox_limit = \(outboxLimit)
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        realTime = try await RealTimeHarness(membership: membership, server: server, extraEnvironment: [
+            "CHATD_CONFIG": file, "RABBITMQ_UPDATES_EXCHANGE": exchange,
+        ])
+    }
+
+    /// Runs the pipeline, the hub and the HTTP server around `body`.
+    func live(_ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
+        let publisher = AMQPPublisher(url: try AMQPURL(RabbitMQFixture.amqpURL), logger: DeliveryHarness.quietLogger)
+        try await publisher.declareExchange(exchange)
+        await publisher.close()
+        let pipeline = realTime.services.pipeline
+        let running = Task { try await pipeline.run() }
+        defer { running.cancel() }
+        try await realTime.live(body)
+    }
+
+    /// Publishes `message.create` updates `range` for the user, as Chat3 does; `padding` bytes of content
+    /// make each one bigger.
+    func publish(_ userId: UserID, _ range: Range<Int>, padding: Int = 0) async throws {
+        let publisher = AMQPPublisher(url: try AMQPURL(RabbitMQFixture.amqpURL), logger: DeliveryHarness.quietLogger)
+        let filler = String(repeating: "x", count: padding)
+        for sequence in range {
+            let messageId = "msg_\(String(format: "%020d", sequence))"
+            let body: JSONValue = [
+                "tenantId": "tnt_default", "userId": .string(userId.rawValue), "entityId": .string(messageId),
+                "eventId": .string("evt_\(userId.rawValue)_\(sequence)"), "sourceEventType": "message.create",
+                "updateType": "update.message",
+                "data": ["message": ["messageId": .string(messageId), "dialogId": .string(RealTimeHarness.dialog),
+                                     "senderId": "usr_sender01", "content": .string("update \(sequence) \(filler)")],
+                         "context": ["dialogId": .string(RealTimeHarness.dialog), "eventType": "message.create"]],
+            ]
+            try await publisher.publish(exchange: exchange, routingKey: "update.dialog.user.\(userId.rawValue).message",
+                                        body: Array(body.serialized().utf8))
+        }
+        await publisher.close()
+    }
+
+    static func messageIds(_ range: Range<Int>) -> Set<String> {
+        Set(range.map { "msg_\(String(format: "%020d", $0))" })
+    }
+
+    struct QueueCounts: Equatable {
+        var ready: Int
+        var unacked: Int
+        var consumers: Int
+    }
+
+    /// The user's queue as `rabbitmqctl list_queues` shows it: exact counts, unlike the management
+    /// API's sampled statistics.
+    func queue(of userId: UserID) async throws -> QueueCounts? {
+        let result = try await runCommand("/usr/sbin/rabbitmqctl", [
+            "-q", "list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers",
+        ], timeoutSeconds: 60)
+        guard result.status == 0 else { throw DeliveryHarnessError.setUp("rabbitmqctl: \(result.stderr)") }
+        for line in result.stdout.split(separator: "\n") {
+            let fields = line.split(whereSeparator: \.isWhitespace)
+            if fields.count == 4, fields[0] == queuePrefix + userId.rawValue {
+                return QueueCounts(ready: Int(fields[1]) ?? -1, unacked: Int(fields[2]) ?? -1, consumers: Int(fields[3]) ?? -1)
+            }
+        }
+        return nil
+    }
+
+    /// Waits until the user's queue has no consumer and nothing unacknowledged: what it holds now is
+    /// exactly what nobody got.
+    func settledQueue(of userId: UserID, timeout: Double = 60) async throws -> QueueCounts {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: QueueCounts?
+        while Date() < deadline {
+            last = try await queue(of: userId)
+            if let last, last.consumers == 0, last.unacked == 0 { return last }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        throw DeliveryHarnessError.setUp("queue never settled: \(String(describing: last))")
+    }
+
+    func raw(_ arguments: [String], name: String) throws -> ServiceProcess {
+        try PythonClient.start("eio_raw.py", arguments, log: directory.url.appendingPathComponent("\(name).log"))
+    }
+
+    func cleanUp() async {
+        await realTime.cleanUp()
+        configDirectory.remove()
+        let management = try? RabbitManagementClient(url: RabbitMQFixture.managementURL)
+        for queue in (try? await management?.listQueues(prefix: queuePrefix)) ?? [] {
+            _ = try? await management?.purge(queue: queue.name)
+        }
+    }
+}
+
+enum DeliveryHarnessError: Error { case setUp(String) }
+
+/// What the raw client printed: RECEIVED, DUPLICATES, IDS.
+struct RawReport {
+    var received = 0
+    var duplicates = 0
+    var ids: [String] = []
+
+    init(_ log: String) {
+        for line in log.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "RECEIVED": received = Int(parts[1]) ?? -1
+            case "DUPLICATES": duplicates = Int(parts[1]) ?? -1
+            case "IDS": ids = parts[1].split(separator: ",").map(String.init)
+            default: break
+            }
+        }
+    }
+}
+
+@Suite("Updates are acked only once written", .serialized)
+struct DeliveryOnWriteTests {
+    @Test("a polling client whose network stops: a new socket 3 s later gets all 20 updates sent meanwhile")
+    func deadPollingLink() async throws {
+        // Short heartbeats so the dead session is noticed in seconds, as engine.io notices it.
+        let fast = SocketIOServer.Configuration(
+            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(1)),
+            sweepInterval: .milliseconds(100))
+        let h = try await DeliveryHarness(server: fast)
+        defer { Task { await h.cleanUp() } }
+        let (ann, token) = try await h.realTime.user("Ann", phone: "79000000101")
+        try await h.live { port in
+            let stalled = try h.raw(["stall-poll", "--port", "\(port)", "--token", token], name: "stalled")
+            defer { Task { await stalled.stop(signal: SIGKILL) } }
+            _ = try await stalled.waitForLine("STALLED")
+            try await Task.sleep(for: .milliseconds(300))
+            try await h.publish(ann.userId, 0..<20)
+            try await Task.sleep(for: .seconds(3))
+            let fresh = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "20", "--idle", "20",
+                                   "--linger", "1"], name: "fresh")
+            _ = try await fresh.waitForLine("IDS", timeoutSeconds: 60)
+            let report = RawReport(fresh.log)
+            #expect(report.received == 20, "\(fresh.log)")
+            #expect(report.duplicates == 0, "\(fresh.log)")
+            #expect(Set(report.ids) == DeliveryHarness.messageIds(0..<20))
+            await fresh.stop()
+        }
+    }
+
+    @Test("a WebSocket reader that stops reading while 1,500 updates arrive is cut at the outbox limit; every update was written or is still in its queue, and all arrive on reconnect")
+    func slowWebSocketReader() async throws {
+        // The issue's scenario sends 6,000; 1,500 updates of ~1.2 KB overflow a 64 KiB outbox just the same.
+        let total = 1500
+        let h = try await DeliveryHarness(outboxLimit: 64 << 10)
+        defer { Task { await h.cleanUp() } }
+        let (bob, token) = try await h.realTime.user("Bob", phone: "79000000102")
+        let resume = h.directory.path("resume")
+        try await h.live { port in
+            let slow = try h.raw(["ws", "--port", "\(port)", "--token", token, "--stall", "--resume-file", resume,
+                                  "--idle", "5"], name: "slow")
+            defer { Task { await slow.stop(signal: SIGKILL) } }
+            _ = try await slow.waitForLine("STALLED")
+            try await h.publish(bob.userId, 0..<total, padding: 1000)
+            try await waitUntil(seconds: 60) {
+                h.realTime.services.metrics.render()
+                    .contains(#"chatd_socket_sessions_closed_total{reason="outbox_overflow"} 1"#)
+            }
+            let queued = try await h.settledQueue(of: bob.userId)
+            FileManager.default.createFile(atPath: resume, contents: nil)
+            _ = try await slow.waitForLine("IDS", timeoutSeconds: 60)
+            let before = RawReport(slow.log)
+            // Acked means written: what the cut client read plus what waits in the queue is everything.
+            #expect(before.received + queued.ready == total,
+                    "read \(before.received), queued \(queued.ready)")
+            #expect(before.received < total, "the reader was never cut")
+            #expect(before.duplicates == 0)
+
+            let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(queued.ready)",
+                                   "--idle", "20", "--linger", "1"], name: "again")
+            _ = try await again.waitForLine("IDS", timeoutSeconds: 90)
+            let after = RawReport(again.log)
+            #expect(after.received == queued.ready, "\(after.received) of \(queued.ready)")
+            #expect(Set(before.ids).union(after.ids) == DeliveryHarness.messageIds(0..<total), "updates lost")
+            #expect(Set(before.ids).isDisjoint(with: after.ids), "updates doubled")
+            await again.stop()
+        }
+    }
+
+    @Test("a polling tab that closes its held GET: the watcher in the dialog room gets user:offline within 1 s")
+    func pollingTabClose() async throws {
+        let membership = MembershipDouble()
+        let h = try await DeliveryHarness(membership: membership)
+        defer { Task { await h.cleanUp() } }
+        let (watcher, watcherToken) = try await h.realTime.user("Wanda", phone: "79000000103")
+        let (tab, tabToken) = try await h.realTime.user("Tom", phone: "79000000104")
+        membership.add(watcher.userId, to: RealTimeHarness.dialog)
+        membership.add(tab.userId, to: RealTimeHarness.dialog)
+        try await h.live { port in
+            let client = try ScriptedSocketClient(url: "http://127.0.0.1:\(port)", token: watcherToken)
+            defer { Task { await client.stop() } }
+            _ = try await client.waitFor { $0["connected"] == true }
+            client.emit("dialog:join", .string(RealTimeHarness.dialog), ack: true)
+            _ = try await client.waitFor { $0["ack"] == "dialog:join" }
+            let polling = try h.raw(["close-poll", "--port", "\(port)", "--token", tabToken,
+                                     "--dialog", RealTimeHarness.dialog], name: "tab")
+            defer { Task { await polling.stop(signal: SIGKILL) } }
+            _ = try await client.waitForEvent("user:online") { $0["userId"]?.stringValue == tab.userId.rawValue }
+            let closedAt = try #require(Double(try await polling.waitForLine("CLOSED ([0-9.]+)")))
+            _ = try await client.waitForEvent("user:offline", timeout: 10) { $0["userId"]?.stringValue == tab.userId.rawValue }
+            let seenAfter = Date().timeIntervalSince1970 - closedAt
+            #expect(seenAfter < 1.0, "user:offline \(seenAfter) s after the tab closed")
+            #expect(await h.hub.isOnline(tab.userId) == false)
+        }
+    }
+}
