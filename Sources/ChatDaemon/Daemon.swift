@@ -107,7 +107,7 @@ public enum Daemon {
                              // busy broker adds to a connect, and must stay under clients' connect timeouts
                              // (socket.io-client's default is 20 s).
                              ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
-            relay: relay, logger: logger)
+            relay: relay, limitHit: { metrics.limitHits($0).increment() }, logger: logger)
         pipeline.attach(realTime)
         relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
         relay.attachKick { user in

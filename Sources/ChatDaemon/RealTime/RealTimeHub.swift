@@ -10,10 +10,17 @@ import Synchronization
 public struct RealTimeSetup: Sendable {
     public var membership: any DialogMembershipChecking
     public var server: SocketIOServer.Configuration
+    /// `typing:start`/`typing:stop` relayed at most once per socket and dialog in this interval.
+    public var typingInterval: Duration
+    /// How long a "not a member" answer is reused for the same user and dialog.
+    public var membershipRefusalTTL: Duration
 
-    public init(membership: any DialogMembershipChecking, server: SocketIOServer.Configuration = .init()) {
+    public init(membership: any DialogMembershipChecking, server: SocketIOServer.Configuration = .init(),
+                typingInterval: Duration = .seconds(1), membershipRefusalTTL: Duration = .seconds(5)) {
         self.membership = membership
         self.server = server
+        self.typingInterval = typingInterval
+        self.membershipRefusalTTL = membershipRefusalTTL
     }
 
     /// SEAM: the membership check production uses. Until the Chat3 client's check is wired here
@@ -65,8 +72,10 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     private let relay: (any RoomRelaying)?
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
+    /// - Parameter limitHit: a limit's name each time a socket or session goes past one (metrics).
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
-                relay: (any RoomRelaying)? = nil, logger: Logger) {
+                relay: (any RoomRelaying)? = nil, limitHit: @escaping @Sendable (String) -> Void = { _ in },
+                logger: Logger) {
         self.logger = logger
         self.relay = relay
         configuration = setup.server
@@ -76,7 +85,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         presenceChanges = changes
         let slot = ServerSlot()
         let events = RealTimeEvents(server: slot, membership: setup.membership, presence: presence, relay: relay,
-                                    logger: logger)
+                                    logger: logger, typingRelayed: RecentKeys(interval: setup.typingInterval),
+                                    refusedJoins: RecentKeys(interval: setup.membershipRefusalTTL), limitHit: limitHit)
         let handlers = SocketIOServerHandlers(
             authenticate: { auth, headers in
                 await Self.authenticate(auth: auth, headers: headers, tokens: tokens, logger: logger)
@@ -89,7 +99,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                 let rooms = presence.forget(user.id)
                 if !rooms.isEmpty { continuation.yield(.offline(user, rooms: rooms)) }
             },
-            beforeConnected: { user in await lifecycle.ready(user.id) })
+            beforeConnected: { user in await lifecycle.ready(user.id) },
+            limitHit: limitHit)
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
     }

@@ -12,19 +12,23 @@ public struct EngineIOConfiguration: Sendable, Hashable {
     public var upgradeTimeout: Duration
     /// How long a session the server closed waits for the client's next poll to learn about it.
     public var closeTimeout: Duration
+    /// Packets in one polling POST; more closes the session (one WebSocket frame is one packet).
+    public var maxPacketsPerPost: Int
 
     public init(
         pingInterval: Duration = .milliseconds(25_000),
         pingTimeout: Duration = .milliseconds(20_000),
         maxPayload: Int = 1_000_000,
         upgradeTimeout: Duration = .seconds(10),
-        closeTimeout: Duration = .seconds(30)
+        closeTimeout: Duration = .seconds(30),
+        maxPacketsPerPost: Int = 100
     ) {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
         self.maxPayload = maxPayload
         self.upgradeTimeout = upgradeTimeout
         self.closeTimeout = closeTimeout
+        self.maxPacketsPerPost = maxPacketsPerPost
     }
 
     /// The `open` packet's JSON. Upgrades are offered only to polling sessions.
