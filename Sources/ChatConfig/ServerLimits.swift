@@ -17,6 +17,18 @@ public struct ServerLimits: Sendable, Equatable {
     public var pingTimeout: Double = 20
     /// `maxHttpBufferSize`: the largest polling POST body or WebSocket message, in bytes.
     public var maxPayload: Int = 1_000_000
+    /// Engine.IO packets in one polling POST.
+    public var maxPacketsPerPost: Int = 100
+    /// A socket's events handled at once; later ones wait, and start in order.
+    public var eventsInFlight: Int = 4
+    /// A socket's events waiting behind those in flight; one more disconnects the socket.
+    public var eventQueue: Int = 64
+    /// Sustained events per second per socket (bursts up to twice this); faster disconnects the socket.
+    public var eventsPerSecond: Double = 20
+    /// `typing:start`/`typing:stop` relayed at most once per socket and dialog in this interval.
+    public var typingInterval: Double = 1
+    /// How long a "not a member" answer from Chat3 is reused for the same user and dialog.
+    public var membershipRefusalTTL: Double = 5
 
     public init() {}
 
@@ -29,6 +41,12 @@ public struct ServerLimits: Sendable, Equatable {
         pingInterval = try reader.duration("socketio.ping_interval", positive: true)
         pingTimeout = try reader.duration("socketio.ping_timeout", positive: true)
         maxPayload = try reader.int("socketio.max_payload", in: 1024...100_000_000)
+        maxPacketsPerPost = try reader.int("socketio.max_packets_per_post", in: 1...100_000)
+        eventsInFlight = try reader.int("socketio.events_in_flight", in: 1...1000)
+        eventQueue = try reader.int("socketio.event_queue", in: 0...100_000)
+        eventsPerSecond = Double(try reader.int("socketio.events_per_second", in: 1...100_000))
+        typingInterval = try reader.duration("socketio.typing_interval")
+        membershipRefusalTTL = try reader.duration("socketio.membership_refusal_ttl")
     }
 
     /// The limit keys, in the order `ConfigKey.all` lists them.
@@ -45,5 +63,16 @@ public struct ServerLimits: Sendable, Equatable {
         ConfigKey("socketio.ping_timeout", default: "20s", "how long a pong may take before the session closes (pingTimeout)"),
         ConfigKey("socketio.max_payload", default: "1000000",
                   "largest polling POST body or WebSocket message in bytes (maxHttpBufferSize)"),
+        ConfigKey("socketio.max_packets_per_post", default: "100",
+                  "Engine.IO packets in one polling POST; more closes the session"),
+        ConfigKey("socketio.events_in_flight", default: "4", "a socket's events handled at once, started in order of arrival"),
+        ConfigKey("socketio.event_queue", default: "64",
+                  "a socket's events waiting behind those in flight; one more disconnects the socket (limit:exceeded)"),
+        ConfigKey("socketio.events_per_second", default: "20",
+                  "sustained events per second per socket (bursts of twice that); faster disconnects the socket (limit:exceeded)"),
+        ConfigKey("socketio.typing_interval", default: "1s",
+                  "typing:start/typing:stop relayed at most once per socket and dialog in this interval"),
+        ConfigKey("socketio.membership_refusal_ttl", default: "5s",
+                  "how long Chat3's \"not a member\" answer is reused for the same user and dialog"),
     ]
 }

@@ -116,7 +116,8 @@ public enum Daemon {
                              // busy broker adds to a connect, and must stay under clients' connect timeouts
                              // (socket.io-client's default is 20 s).
                              ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
-            relay: relay, metrics: metrics, names: UserNames { id in try? await store.user(id: id)?.name.value }, logger: logger)
+            relay: relay, metrics: metrics, names: UserNames { id in try? await store.user(id: id)?.name.value },
+            limitHit: { metrics.limitHits($0).increment() }, logger: logger)
         pipeline.attach(realTime)
         relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
         relay.attachPresence { origin, notice in await realTime.deliverPresence(from: origin, notice) }

@@ -14,7 +14,7 @@ struct LimitsTests {
         let tokens: [String]
 
         /// `config` is TOML text for the limit keys under test; `users` users get a token each.
-        static func start(config: String, users: Int = 1) async throws -> Fixture {
+        static func start(config: String, users: Int = 1, chatdEnvironment: [String: String] = [:]) async throws -> Fixture {
             let directory = try TemporaryDirectory("limits")
             let configPath = directory.path("chatd.toml")
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -38,7 +38,7 @@ struct LimitsTests {
                                                   environment: environment)
                 tokens.append(minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             }
-            let chatd = try await ChatdProcess.start(environment: environment,
+            let chatd = try await ChatdProcess.start(environment: environment.merging(chatdEnvironment) { $1 },
                                                      logURL: directory.url.appendingPathComponent("chatd.log"))
             return Fixture(directory: directory, environment: environment, chatd: chatd, tokens: tokens)
         }
@@ -58,6 +58,35 @@ struct LimitsTests {
             let prefix = "chatd_limit_hits_total{limit=\"\(limit)\"} "
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
             return Int(Double(line.dropFirst(prefix.count)) ?? 0)
+        }
+
+        /// A bystander user's REST request (`/api/auth/me` with the last token), with its latency.
+        func bystanderMe() async throws -> (ok: Bool, seconds: Double) {
+            let started = Date()
+            let answer = try await HTTPTestClient.json("GET", "\(chatd.baseURL)/api/auth/me", token: tokens.last!)
+            return (answer.status == 200, Date().timeIntervalSince(started))
+        }
+
+        /// Runs tools/testclients/limits_client.py and returns its JSON line, while measuring the
+        /// bystander's requests before and during it.
+        func misbehave(_ arguments: [String], name: String) async throws
+            -> (result: JSONValue, before: Double, during: Double, bystanderOK: Bool) {
+            var before = 0.0
+            for _ in 0..<3 { before = max(before, try await bystanderMe().seconds) }
+            let root = RepositoryRoot.find()!
+            let client = try ServiceProcess(root.appendingPathComponent(".venv/bin/python3").path,
+                                            ["-u", root.appendingPathComponent("tools/testclients/limits_client.py").path]
+                                                + arguments + ["--url", chatd.baseURL],
+                                            environment: [:], logURL: directory.url.appendingPathComponent("\(name).log"))
+            var during = 0.0
+            var ok = true
+            while client.process.isRunning {
+                let probe = try await bystanderMe()
+                during = max(during, probe.seconds)
+                ok = ok && probe.ok
+            }
+            let line = try await client.waitForLine("(\\{.*\\})", timeoutSeconds: 5)
+            return (try JSONValue.parse(line), before, during, ok)
         }
 
         func sockets(count: Int) throws -> ServiceProcess {
@@ -159,4 +188,78 @@ struct LimitsTests {
         #expect(open.text.contains(#""pingInterval":7000,"pingTimeout":3000,"maxPayload":50000"#), "\(open.text)")
         #expect(await fixture.chatd.service.stop() == 0)
     }
+
+    @Test("a socket emitting faster than socketio.events_per_second is told limit:exceeded socket_event_rate and disconnected; another user's requests stay fast")
+    func eventRate() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nevents_per_second = 5\n", users: 2)
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["ws-flood", "--token", fixture.tokens[0], "--count", "200"], name: "rate")
+        #expect(run.result["limit"]?["limit"] == "socket_event_rate", "\(run.result)")
+        #expect(run.result["disconnected"] == true && run.result["closed"] == true, "\(run.result)")
+        // The bucket holds 10 (twice the rate) plus what refills while the flood is sent.
+        #expect((run.result["acks"]?.doubleValue ?? 0) < 40, "\(run.result)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("socket_event_rate") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("a socket whose events wait behind a hung Chat3 is told limit:exceeded socket_event_queue past socketio.event_queue and disconnected; another user's requests stay fast")
+    func eventQueue() async throws {
+        let chat3 = try BlackHoleListener()
+        defer { chat3.close() }
+        let fixture = try await Fixture.start(
+            config: "[socketio]\nevents_in_flight = 2\nevent_queue = 4\nevents_per_second = 1000\n[chat3]\nrequest_timeout = \"20s\"\n",
+            users: 2, chatdEnvironment: ["CHAT3_API_URL": "http://127.0.0.1:\(chat3.port)/api"])
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["ws-flood", "--token", fixture.tokens[0], "--event", "dialog:join",
+                                               "--arg", "\"dlg_aaaaaaaaaaaaaaaaaaaa\"", "--count", "20"], name: "queue")
+        #expect(run.result["limit"]?["limit"] == "socket_event_queue", "\(run.result)")
+        #expect(run.result["disconnected"] == true && run.result["closed"] == true, "\(run.result)")
+        // Two joins hang in Chat3, four wait: none is answered before the seventh closes the socket.
+        #expect(run.result["acks"] == 0, "\(run.result)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("socket_event_queue") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("a polling POST with more packets than socketio.max_packets_per_post gets 400 Too many packets and its session closes; another user's requests stay fast")
+    func packetsPerPost() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nmax_packets_per_post = 50\n", users: 2)
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["post-flood", "--token", fixture.tokens[0], "--count", "51"], name: "post")
+        #expect(run.result["status"] == 400, "\(run.result)")
+        #expect(run.result["body"] == #"{"code":3,"message":"Too many packets"}"#, "\(run.result)")
+        #expect(run.result["after"] == 400, "the session should be gone: \(run.result)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("post_packets") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}
+
+/// A TCP port that accepts connections (the kernel's backlog) and never answers: a hung upstream.
+final class BlackHoleListener: @unchecked Sendable {
+    // Opened once in init, closed once.
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Bool in
+                bind(fd, raw, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        descriptor = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }

@@ -85,3 +85,53 @@ public final class CachedDialogMembership: DialogMembershipChecking {
         return member
     }
 }
+
+/// Remembers, per key, when something last happened, to let it through at most once per `interval`:
+/// typing relayed once per (socket, dialog) per `socketio.typing_interval`, and a "not a member" answer
+/// reused for `socketio.membership_refusal_ttl`. Bounded: past `capacity` keys, expired ones go, and if
+/// none have expired the oldest half does.
+final class RecentKeys<Key: Hashable & Sendable>: Sendable {
+    private let interval: Duration
+    private let capacity: Int
+    private let clock: @Sendable () -> ContinuousClock.Instant
+    private let seen = Mutex<[Key: ContinuousClock.Instant]>([:])
+
+    init(interval: Duration, capacity: Int = 100_000,
+         clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.interval = interval
+        self.capacity = capacity
+        self.clock = clock
+    }
+
+    /// Whether `key` was recorded less than `interval` ago.
+    func isRecent(_ key: Key) -> Bool {
+        let now = clock()
+        return seen.withLock { entries in
+            guard let at = entries[key] else { return false }
+            if now - at < interval { return true }
+            entries[key] = nil
+            return false
+        }
+    }
+
+    func record(_ key: Key) {
+        let now = clock()
+        seen.withLock { entries in
+            if entries.count >= capacity {
+                entries = entries.filter { now - $0.value < interval }
+                if entries.count >= capacity {
+                    let keep = entries.sorted { $0.value > $1.value }.prefix(capacity / 2)
+                    entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+                }
+            }
+            entries[key] = now
+        }
+    }
+
+    /// Records `key` and returns true unless it was recorded less than `interval` ago.
+    func admit(_ key: Key) -> Bool {
+        guard !isRecent(key) else { return false }
+        record(key)
+        return true
+    }
+}

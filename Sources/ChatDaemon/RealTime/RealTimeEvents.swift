@@ -11,6 +11,12 @@ struct RealTimeEvents: Sendable {
     /// Other instances' watchers of the same rooms get typing and presence through here.
     let relay: (any RoomRelaying)?
     let logger: Logger
+    /// Typing relayed once per (socket, dialog) per interval; more is dropped (still acked `ok`).
+    let typingRelayed: RecentKeys<String>
+    /// Chat3's recent "not a member" answers, per (user, dialog): a socket asking again and again does
+    /// not reach Chat3 each time.
+    let refusedJoins: RecentKeys<String>
+    let limitHit: @Sendable (String) -> Void
 
     /// How long a relayed `typing:start` shows, as the reference's `typing:update` default.
     static let typingExpiresInMs = 5000
@@ -41,6 +47,11 @@ struct RealTimeEvents: Sendable {
         guard let dialog = Self.dialogID(event.arguments) else {
             return Self.refusal(.badRequest("Invalid dialogId"))
         }
+        let membershipKey = "\(event.user.id.rawValue) \(dialog.rawValue)"
+        if refusedJoins.isRecent(membershipKey) {
+            limitHit("membership_refusal_cached")
+            return Self.refusal(.forbidden("Not a member"))
+        }
         let allowed: Bool
         do {
             allowed = try await membership.isMember(event.user.id, ofDialog: dialog)
@@ -48,7 +59,10 @@ struct RealTimeEvents: Sendable {
             logger.warning("membership check failed", metadata: ["dialog.id": "\(dialog)", "error": "\(error)"])
             return Self.refusal(.chat3Unavailable)
         }
-        guard allowed else { return Self.refusal(.forbidden("Not a member")) }
+        guard allowed else {
+            refusedJoins.record(membershipKey)
+            return Self.refusal(.forbidden("Not a member"))
+        }
         let server = server.server
         let room = dialog.room
         let watchers = await server.sockets(in: room)
@@ -80,6 +94,10 @@ struct RealTimeEvents: Sendable {
         let server = server.server
         guard await server.rooms(of: event.socket).contains(dialog.room) else {
             return Self.refusal(.forbidden("Join the dialog first"))
+        }
+        guard typingRelayed.admit("\(event.socket.rawValue) \(dialog.rawValue) \(started)") else {
+            limitHit("typing_relay")
+            return ["ok": true]
         }
         let userId = JSONValue.string(event.user.id.rawValue)
         let dialogId = JSONValue.string(dialog.rawValue)

@@ -12,12 +12,19 @@ public struct RealTimeSetup: Sendable {
     /// Whom presence is told to; production's placeholder is replaced by Chat3's lists in `Daemon.prepare`.
     public var coMembers: any CoMemberFinding
     public var server: SocketIOServer.Configuration
+    /// `typing:start`/`typing:stop` relayed at most once per socket and dialog in this interval.
+    public var typingInterval: Duration
+    /// How long a "not a member" answer is reused for the same user and dialog.
+    public var membershipRefusalTTL: Duration
 
     public init(membership: any DialogMembershipChecking, coMembers: any CoMemberFinding = UnwiredCoMembers(),
-                server: SocketIOServer.Configuration = .init()) {
+                server: SocketIOServer.Configuration = .init(),
+                typingInterval: Duration = .seconds(1), membershipRefusalTTL: Duration = .seconds(5)) {
         self.membership = membership
         self.coMembers = coMembers
         self.server = server
+        self.typingInterval = typingInterval
+        self.membershipRefusalTTL = membershipRefusalTTL
     }
 
     /// SEAM: the membership check production uses. Until the Chat3 client's check is wired here
@@ -74,8 +81,10 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
     /// - Parameter names: fills in names that updates from Chat3 lack (the typer of `typing:update`).
+    /// - Parameter limitHit: a limit's name each time a socket or session goes past one (metrics).
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
-                relay: (any RoomRelaying)? = nil, metrics: ChatMetrics? = nil, names: UserNames? = nil, logger: Logger) {
+                relay: (any RoomRelaying)? = nil, metrics: ChatMetrics? = nil, names: UserNames? = nil,
+                limitHit: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger) {
         self.logger = logger
         self.metrics = metrics
         self.relay = relay
@@ -85,7 +94,9 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
         presenceChanges = changes
         let slot = ServerSlot()
-        let events = RealTimeEvents(server: slot, membership: setup.membership, relay: relay, logger: logger)
+        let events = RealTimeEvents(server: slot, membership: setup.membership, relay: relay,
+                                    logger: logger, typingRelayed: RecentKeys(interval: setup.typingInterval),
+                                    refusedJoins: RecentKeys(interval: setup.membershipRefusalTTL), limitHit: limitHit)
         let handlers = SocketIOServerHandlers(
             authenticate: { auth, headers in
                 await Self.authenticate(auth: auth, headers: headers, tokens: tokens, logger: logger)
@@ -107,7 +118,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                     "reason": "outbox_overflow", "realtime.outbox_limit": "\(setup.server.engine.maxBufferedBytes)",
                 ])
                 metrics?.sessionsClosed("outbox_overflow").increment()
-            })
+            },
+            limitHit: limitHit)
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
     }

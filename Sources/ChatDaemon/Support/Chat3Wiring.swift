@@ -2,6 +2,7 @@ import Chat3Client
 import ChatConfig
 import ChatCore
 import Logging
+import SocketIO
 
 extension Chat3ClientConfiguration {
     init(config: ChatdConfig) {
@@ -50,6 +51,11 @@ extension RealTimeSetup {
         setup.server.engine.pingInterval = .milliseconds(Int64(limits.pingInterval * 1000))
         setup.server.engine.pingTimeout = .milliseconds(Int64(limits.pingTimeout * 1000))
         setup.server.engine.maxPayload = limits.maxPayload
+        setup.server.engine.maxPacketsPerPost = limits.maxPacketsPerPost
+        setup.server.events = SocketEventLimits(inFlight: limits.eventsInFlight, queue: limits.eventQueue,
+                                                perSecond: limits.eventsPerSecond)
+        setup.typingInterval = .milliseconds(Int64(limits.typingInterval * 1000))
+        setup.membershipRefusalTTL = .milliseconds(Int64(limits.membershipRefusalTTL * 1000))
         return setup
     }
 

@@ -15,6 +15,8 @@ public struct EngineIOConfiguration: Sendable, Hashable {
     /// The most a session may hold in packets not yet written to its client, in bytes (UTF-8 of the
     /// encoded packets), polling and WebSocket alike; past it the session is closed.
     public var maxBufferedBytes: Int
+    /// Packets in one polling POST; more closes the session (one WebSocket frame is one packet).
+    public var maxPacketsPerPost: Int
 
     public init(
         pingInterval: Duration = .milliseconds(25_000),
@@ -22,7 +24,8 @@ public struct EngineIOConfiguration: Sendable, Hashable {
         maxPayload: Int = 1_000_000,
         upgradeTimeout: Duration = .seconds(10),
         closeTimeout: Duration = .seconds(30),
-        maxBufferedBytes: Int = 4 << 20
+        maxBufferedBytes: Int = 4 << 20,
+        maxPacketsPerPost: Int = 100
     ) {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
@@ -30,6 +33,7 @@ public struct EngineIOConfiguration: Sendable, Hashable {
         self.upgradeTimeout = upgradeTimeout
         self.closeTimeout = closeTimeout
         self.maxBufferedBytes = maxBufferedBytes
+        self.maxPacketsPerPost = maxPacketsPerPost
     }
 
     /// The `open` packet's JSON. Upgrades are offered only to polling sessions.

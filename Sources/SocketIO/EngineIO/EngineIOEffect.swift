@@ -28,6 +28,8 @@ public enum EngineIOCloseReason: Sendable, Hashable {
     case overlappingPost
     /// A body or frame over `maxPayload`.
     case payloadTooLarge
+    /// A polling POST with more than `maxPacketsPerPost` packets.
+    case tooManyPackets
     /// Something that is not an Engine.IO packet.
     case parseError(SocketIOProtocolError)
     /// The client fell behind: its unsent packets passed `maxBufferedBytes`.

@@ -9,6 +9,8 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
     case forbidden
     case unsupportedProtocolVersion
     case payloadTooLarge
+    /// A polling POST with more packets than `maxPacketsPerPost`.
+    case tooManyPackets
 
     /// The reference server's numeric error code.
     public var code: Int {
@@ -16,7 +18,7 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
         case .unknownTransport: 0
         case .unknownSessionID: 1
         case .badHandshakeMethod: 2
-        case .badRequest, .payloadTooLarge: 3
+        case .badRequest, .payloadTooLarge, .tooManyPackets: 3
         case .forbidden: 4
         case .unsupportedProtocolVersion: 5
         }
@@ -31,6 +33,7 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
         case .forbidden: "Forbidden"
         case .unsupportedProtocolVersion: "Unsupported protocol version"
         case .payloadTooLarge: "Payload too large"
+        case .tooManyPackets: "Too many packets"
         }
     }
 

@@ -135,6 +135,11 @@ public struct EngineIOSession: Sendable {
                 effects: terminate(.parseError(error), pollReply: EngineIOPacket(.close).encoded),
                 rejection: .badRequest)
         }
+        guard packets.count <= configuration.maxPacketsPerPost else {
+            return EngineIOTransition(
+                effects: terminate(.tooManyPackets, pollReply: EngineIOPacket(.close).encoded),
+                rejection: .tooManyPackets)
+        }
         isPostInFlight = true
         var effects: [EngineIOEffect] = []
         for packet in packets where !isClosed {

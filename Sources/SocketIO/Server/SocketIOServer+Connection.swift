@@ -89,8 +89,8 @@ extension SocketIOServer {
         }
     }
 
-    /// Runs the application's handler (a nonisolated closure, so off the actor) in a task of its own,
-    /// then sends its ACK.
+    /// Admits a client event against the socket's rate and queue (`SocketEventQueue`): it starts now,
+    /// waits its turn, or the socket is disconnected for going past a limit.
     private func dispatchEvent(_ packet: SocketIOPacket, from socket: SocketID) {
         guard let user = registry.sockets[socket]?.user, let elements = packet.data?.arrayValue,
             let first = elements.first
@@ -103,14 +103,43 @@ extension SocketIOServer {
         let event = SocketIOEvent(
             socket: socket, user: user, name: name, arguments: Array(elements.dropFirst()),
             wantsAck: packet.ackID != nil)
-        let handler = handlers.event
-        let ackID = packet.ackID
-        Task {
-            let reply = await handler(event)
-            if let ackID, let reply {
-                self.sendFrame(SocketIOFrame.ack(ackID, reply), to: socket)
-            }
+        let now = clock()
+        var queue = eventQueues[socket] ?? SocketEventQueue(limits: configuration.events, now: now)
+        let admission = queue.admit(.init(event: event, ackID: packet.ackID), now: now)
+        eventQueues[socket] = queue
+        switch admission {
+        case .start(let pending): start(pending)
+        case .queued: break
+        case .refused(let limit): disconnect(socket, exceeding: limit)
         }
+    }
+
+    /// Runs the application's handler (a nonisolated closure, so off the actor) in a task of its own,
+    /// then sends its ACK and starts the socket's next waiting event.
+    private func start(_ pending: SocketEventQueue.Pending) {
+        let handler = handlers.event
+        Task {
+            let reply = await handler(pending.event)
+            self.eventFinished(pending, reply: reply)
+        }
+    }
+
+    private func eventFinished(_ pending: SocketEventQueue.Pending, reply: [JSONValue]?) {
+        let socket = pending.event.socket
+        if let ackID = pending.ackID, let reply {
+            sendFrame(SocketIOFrame.ack(ackID, reply), to: socket)
+        }
+        guard eventQueues[socket] != nil, let next = eventQueues[socket]!.finished() else { return }
+        start(next)
+    }
+
+    /// Tells the client which limit it went past (`limit:exceeded {limit, message}`), then disconnects
+    /// it (Socket.IO DISCONNECT: the client does not reconnect by itself).
+    func disconnect(_ socket: SocketID, exceeding limit: SocketIOLimit) {
+        handlers.limitHit(limit.name)
+        let notice: JSONValue = ["limit": .string(limit.name), "message": .string(limit.message)]
+        sendFrame(SocketIOFrame.event("limit:exceeded", [notice]), to: socket)
+        disconnect(socket)
     }
 
     /// BINARY_EVENT/BINARY_ACK: a clear CONNECT_ERROR, then the socket is dropped (the client then

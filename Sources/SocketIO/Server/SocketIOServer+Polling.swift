@@ -73,7 +73,10 @@ extension SocketIOServer {
         guard sessions[sid] != nil else { throw .unknownSessionID }
         let transition = sessions[sid]!.engine.post(body, now: clock())
         let messages = perform(transition.effects, sid: sid)
-        if let rejection = transition.rejection { throw rejection }
+        if let rejection = transition.rejection {
+            if rejection == .tooManyPackets { handlers.limitHit(SocketIOLimit.packetsPerPost.name) }
+            throw rejection
+        }
         await handleMessages(messages, sid: sid)
         sessions[sid]?.engine.postFinished()
     }

@@ -12,10 +12,14 @@ public actor SocketIOServer {
         public var engine: EngineIOConfiguration
         /// How often `run()` sweeps heartbeats and timeouts; the resolution of every timer.
         public var sweepInterval: Duration
+        /// Each socket's bounds on client events.
+        public var events: SocketEventLimits
 
-        public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1)) {
+        public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1),
+                    events: SocketEventLimits = SocketEventLimits()) {
             self.engine = engine
             self.sweepInterval = sweepInterval
+            self.events = events
         }
     }
 
@@ -59,6 +63,8 @@ public actor SocketIOServer {
     var sessions: [String: SessionRecord] = [:]
     var registry = SocketRegistry()
     var acks = AckTracker()
+    /// Client events per connected socket (rate, in flight, waiting).
+    var eventQueues: [SocketID: SocketEventQueue] = [:]
     private var lastToken: UInt64 = 0
 
     /// - Parameter clock: the current time; tests pass a manual clock and call `sweep()`.
@@ -187,6 +193,7 @@ public actor SocketIOServer {
     /// offline when it was their last socket.
     func socketGone(_ socket: SocketID) {
         acks.fail(socket: socket)
+        eventQueues[socket] = nil
         guard let (entry, wasLast) = registry.remove(socket) else { return }
         if wasLast { handlers.userOffline(entry.user) }
     }

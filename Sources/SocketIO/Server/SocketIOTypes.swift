@@ -56,7 +56,8 @@ public enum SocketIOAckError: Error, Sendable, Hashable {
 /// quickly (hand the work to a queue or stream).
 public struct SocketIOServerHandlers: Sendable {
     public var authenticate: @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult
-    /// Called for every client EVENT, concurrently with other events. The returned arguments become
+    /// Called for every client EVENT, concurrently with the socket's other events in flight (at most
+    /// `SocketEventLimits.inFlight`, started in order). The returned arguments become
     /// the ACK when the client asked for one; nil sends no ACK.
     public var event: @Sendable (SocketIOEvent) async -> [JSONValue]?
     /// The user's first socket on this instance connected.
@@ -69,6 +70,8 @@ public struct SocketIOServerHandlers: Sendable {
     public var beforeConnected: @Sendable (SocketUser) async -> Void
     /// An Engine.IO session ended, and why; called on the server's actor, must return quickly.
     public var sessionClosed: @Sendable (EngineIOCloseReason) -> Void
+    /// A limit was hit (`SocketIOLimit.name`), for metrics. Called on the server's actor; must return quickly.
+    public var limitHit: @Sendable (String) -> Void
 
     public init(
         authenticate: @escaping @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult,
@@ -76,7 +79,8 @@ public struct SocketIOServerHandlers: Sendable {
         userOnline: @escaping @Sendable (SocketUser) -> Void = { _ in },
         userOffline: @escaping @Sendable (SocketUser) -> Void = { _ in },
         beforeConnected: @escaping @Sendable (SocketUser) async -> Void = { _ in },
-        sessionClosed: @escaping @Sendable (EngineIOCloseReason) -> Void = { _ in }
+        sessionClosed: @escaping @Sendable (EngineIOCloseReason) -> Void = { _ in },
+        limitHit: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.authenticate = authenticate
         self.event = event
@@ -84,5 +88,6 @@ public struct SocketIOServerHandlers: Sendable {
         self.userOffline = userOffline
         self.beforeConnected = beforeConnected
         self.sessionClosed = sessionClosed
+        self.limitHit = limitHit
     }
 }
