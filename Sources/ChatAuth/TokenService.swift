@@ -104,6 +104,25 @@ public struct TokenService: Sendable {
         accepted.forget(user: userId.rawValue)
     }
 
+    /// Read from the store now, never from the cache: for open sockets, which were authenticated once
+    /// at CONNECT and must follow revocations, disables and deletes written by any process.
+    public func isRevoked(jti: String) async throws -> Bool {
+        try await store.isTokenRevoked(jti: jti)
+    }
+
+    /// Whether the user still exists and is active, read from the store now (see `isRevoked`).
+    public func isActive(_ userId: UserID) async throws -> Bool {
+        try await store.user(id: userId)?.status == .active
+    }
+
+    /// Makes the next check of the token `jti` read the store: for a revocation another process wrote and
+    /// told this one about (a logout relayed from another instance), enforced at once instead of within
+    /// `recheckInterval`.
+    public func forget(tokenID jti: String) {
+        accepted.revoking(jti: jti)
+        accepted.revoked(jti: jti)
+    }
+
     /// The `alg` field of a token's header, read without trusting anything else in it.
     static func headerAlgorithm(_ token: String) -> String? {
         JWTSegment.json(token, part: 0)?["alg"]?.stringValue

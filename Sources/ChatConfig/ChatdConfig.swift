@@ -42,6 +42,8 @@ public struct ChatdConfig: Sendable, Equatable {
     /// Nil only under `dev`, where the daemon generates and keeps one (`DevSecret`).
     public var jwtSecret: String?
     public var jwtLifetimeSeconds: Double
+    /// How often open sockets are checked against the store (revoked token, disabled or deleted user).
+    public var sessionRecheckSeconds: Double
     public var controlSocket: String
     public var operatorGroup: String
     public var smsSender: SMSSender

@@ -84,6 +84,8 @@ extension ConfigKey {
         ConfigKey("sms.command", env: ["SMS_COMMAND"],
                   "program run per code with SMS_PHONE and SMS_CODE in its environment"),
         ConfigKey("sms.webhook_url", env: ["SMS_WEBHOOK_URL"], secret: true, "URL that receives POST {phone, code}"),
+        ConfigKey("auth.session_recheck", env: ["CHATD_SESSION_RECHECK"], default: "5s",
+                  "how often open sockets are checked against the store: the most by which a token revoked or a user disabled by another process outlives its sockets"),
         ConfigKey("auth.code_length", env: ["AUTH_CODE_LENGTH"], default: "4", "digits in a one-time code (4 to 8)"),
         ConfigKey("auth.code_ttl", default: "5m", "how long a one-time code is valid"),
         ConfigKey("auth.max_attempts", default: "5", "wrong attempts that invalidate a code"),

@@ -156,6 +156,7 @@ public struct ConfigLoader: Sendable {
             chat3RequestTimeout: try reader.duration("chat3.request_timeout", positive: true),
             jwtSecret: secret,
             jwtLifetimeSeconds: try reader.duration("jwt.expires_in", positive: true),
+            sessionRecheckSeconds: try reader.duration("auth.session_recheck", positive: true),
             controlSocket: try reader.string("control.socket"),
             operatorGroup: try reader.string("control.operator_group"),
             smsSender: sender,

@@ -117,7 +117,8 @@ public enum Daemon {
                              // (socket.io-client's default is 20 s).
                              ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
             relay: relay, metrics: metrics, names: UserNames { id in try? await store.user(id: id)?.name.value },
-            limitHit: { metrics.limitHits($0).increment() }, logger: logger)
+            limitHit: { metrics.limitHits($0).increment() },
+            sessionRecheck: .milliseconds(Int64(config.sessionRecheckSeconds * 1000)), logger: logger)
         pipeline.attach(realTime)
         relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
         relay.attachPresence { origin, notice in await realTime.deliverPresence(from: origin, notice) }
@@ -125,6 +126,11 @@ public enum Daemon {
             tokens.forget(user: user)
             await realTime.kick(user: user)
             logger.notice("user kicked on another instance's request", metadata: ["user.id": "\(user)"])
+        }
+        relay.attachRevoke { tokenID in
+            tokens.forget(tokenID: tokenID)
+            let closed = await realTime.closeSessions(tokenID: tokenID)
+            if closed > 0 { logger.notice("sessions closed on another instance's logout", metadata: ["socket.count": "\(closed)"]) }
         }
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
                               pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3, logger: logger)

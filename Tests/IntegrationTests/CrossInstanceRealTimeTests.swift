@@ -17,7 +17,9 @@ struct CrossInstanceRealTimeTests {
     }
 
     /// Two instances, east and west, on one store, one broker and one chat3-sim, for `body`.
-    static func withCluster(_ body: (Cluster) async throws -> Void) async throws {
+    /// `extraConfig` is appended to their config file, `extraEnvironment` added to both.
+    static func withCluster(extraConfig: String = "", extraEnvironment: [String: String] = [:],
+                            _ body: (Cluster) async throws -> Void) async throws {
         try await RabbitMQFixture.with { broker in
             let directory = try TemporaryDirectory("cross-instance")
             defer { directory.remove() }
@@ -26,15 +28,15 @@ struct CrossInstanceRealTimeTests {
                                                       logURL: directory.url.appendingPathComponent("sim.log"))
             defer { Task { await sim.service.stop() } }
             let configFile = directory.path("chatd.toml")
-            try "[rabbitmq]\nqueue_template = \"\(broker.name("{instance}_{userId}"))\"\nqueue_expires = \"1m\"\n"
+            try ("[rabbitmq]\nqueue_template = \"\(broker.name("{instance}_{userId}"))\"\nqueue_expires = \"1m\"\n" + extraConfig)
                 .write(toFile: configFile, atomically: true, encoding: .utf8)
-            let shared = [
+            let shared = extraEnvironment.merging([
                 "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))", "CHATD_STATE_DIR": directory.url.path,
                 "CHATD_CONFIG": configFile, "JWT_SECRET": String(repeating: "X", count: 40),
                 "SMS_SENDER": "command", "SMS_COMMAND": "echo \"$SMS_PHONE $SMS_CODE\" >> '\(directory.path("sms.txt"))'",
                 "CHAT3_API_URL": sim.apiURL, "CHAT3_API_KEY": sim.apiKey, "RABBITMQ_UPDATES_EXCHANGE": updates,
                 "CHATD_EVENTS_EXCHANGE": broker.name("events"),
-            ]
+            ]) { $1 }
             var instances: [ChatdProcess] = []
             defer { for instance in instances { Task { await instance.service.stop() } } }
             for name in ["east", "west"] {

@@ -36,14 +36,16 @@ enum UserStatusChange {
     }
 
     /// The store write is what disables (or deletes) the user: chatd refuses their tokens from now on. A running
-    /// chatd is also asked to close the sockets they already have. No chatd running means no sockets to close.
+    /// chatd is also asked to close the sockets they already have; without that, every chatd still closes them
+    /// within its `auth.session_recheck`.
     static func closeSockets(of id: UserID, because change: String, _ global: GlobalOptions, _ context: CTLContext) async throws {
         let client = ControlClient(socketPath: try global.controlSocketPath(context), timeoutSeconds: 10)
         do {
             let kicked = try await client.kick(userId: id.rawValue)
             context.log("chatd closed \(kicked.sockets) socket\(kicked.sockets == 1 ? "" : "s") of \(id)")
         } catch .notRunning {
-            context.log("chatd is not running (nothing listens on \(client.socketPath)): no sockets to close")
+            // Another chatd (another host, another control socket) closes them at its next session recheck.
+            context.log("chatd is not running (nothing listens on \(client.socketPath)); any chatd elsewhere closes the user's sockets at its next session recheck")
         } catch {
             // The user stays disabled; only the disconnect is missing, and `daemon kick` can redo it.
             let failure = CTLError(error)

@@ -163,7 +163,7 @@ enum ReloadDiff {
         "instanceName": "rabbitmq.instance", "bindingTemplates": "rabbitmq.bindings",
         "queueExpiresSeconds": "rabbitmq.queue_expires", "subscribeWaitSeconds": "rabbitmq.subscribe_wait", "prefetch": "rabbitmq.prefetch", "chat3URL": "chat3.url",
         "chat3APIKey": "chat3.api_key", "chat3Tenant": "chat3.tenant", "chat3ConnectTimeout": "chat3.connect_timeout",
-        "chat3RequestTimeout": "chat3.request_timeout", "jwtSecret": "jwt.secret", "jwtLifetimeSeconds": "jwt.expires_in",
+        "chat3RequestTimeout": "chat3.request_timeout", "jwtSecret": "jwt.secret", "jwtLifetimeSeconds": "jwt.expires_in", "sessionRecheckSeconds": "auth.session_recheck",
         "controlSocket": "control.socket", "operatorGroup": "control.operator_group", "smsSender": "sms.sender", "smsCommandEnvironment": "sms.command",
         "codeLength": "auth.code_length", "codeLifetimeSeconds": "auth.code_ttl", "maxCodeAttempts": "auth.max_attempts",
         "resendCooldownSeconds": "auth.resend_cooldown", "phoneHourlyLimit": "auth.phone_hourly_limit",

@@ -80,6 +80,8 @@ struct AuthRoutes {
         let tokens = services.tokens
         let metrics = services.metrics
         let proxies = services.config.trustedProxies
+        let realTime = services.realTime
+        let relay = services.relay
         router.post("/api/auth/request-code") { request, context in
             var request = request
             let body = try await request.jsonObject(context: context)
@@ -121,7 +123,10 @@ struct AuthRoutes {
                   let token = BearerToken.from(request.headers[.authorization]) else { throw APIError.unauthorized }
             let claims = try await tokens.verifySignature(token)
             try await tokens.revoke(claims)
-            context.logger.info("logout", metadata: ["user.id": "\(identity.user.userId)"])
+            // The token's open sockets close too, here at once and on the other instances via the relay.
+            let closed = await realTime.closeSessions(tokenID: claims.jti.value)
+            relay.relayRevoke(tokenID: claims.jti.value)
+            context.logger.info("logout", metadata: ["user.id": "\(identity.user.userId)", "socket.count": "\(closed)"])
             return JSONResponse.ok(["message": "Logged out"])
         }
     }

@@ -1,5 +1,6 @@
 import ChatAuth
 import ChatCore
+import Foundation
 import Logging
 import ServiceLifecycle
 import SocketIO
@@ -78,13 +79,17 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     private let presenceChanges: AsyncStream<PresenceChange>
     private let relay: (any RoomRelaying)?
     private let names: UserNames?
+    private let sessions: SessionWatch
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
     /// - Parameter names: fills in names that updates from Chat3 lack (the typer of `typing:update`).
     /// - Parameter limitHit: a limit's name each time a socket or session goes past one (metrics).
+    /// - Parameter sessionRecheck: how often open sockets are checked against the store
+    ///   (`auth.session_recheck`): the bound on how late a change no one told this instance closes them.
     public init(tokens: TokenService, setup: RealTimeSetup, lifecycle: UserLifecycle = .init(),
                 relay: (any RoomRelaying)? = nil, metrics: ChatMetrics? = nil, names: UserNames? = nil,
-                limitHit: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger) {
+                limitHit: @escaping @Sendable (String) -> Void = { _ in }, sessionRecheck: Duration = .seconds(5),
+                now: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
         self.logger = logger
         self.metrics = metrics
         self.relay = relay
@@ -122,6 +127,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             limitHit: limitHit)
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
+        sessions = SessionWatch(server: server, tokens: tokens, interval: sessionRecheck, logger: logger, now: now)
     }
 
     /// The CONNECT check: the auth payload's `token`, else the handshake's `Authorization: Bearer`,
@@ -132,8 +138,9 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             return .rejected
         }
         do {
-            let (user, _) = try await tokens.authenticate(token)
-            return .authenticated(SocketUser(id: user.userId, name: user.name.value))
+            let (user, claims) = try await tokens.authenticate(token)
+            return .authenticated(SocketUser(id: user.userId, name: user.name.value, tokenID: claims.jti.value,
+                                             tokenExpiresAt: claims.exp.value.timeIntervalSince1970))
         } catch {
             logger.debug("socket token refused", metadata: ["reason": "\(error)"])
             return .rejected
@@ -214,6 +221,18 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         await server.disconnect(user: userId)
     }
 
+    /// Closes the sockets that connected with token `tokenID` (a logout, here or on another instance);
+    /// the user's other sessions stay. Returns how many closed.
+    @discardableResult
+    public func closeSessions(tokenID: String) async -> Int {
+        await sessions.closeSessions(tokenID: tokenID)
+    }
+
+    /// Checks every open socket against the store and its token's expiry now; returns how many closed.
+    /// `run` does this every `sessionRecheck`.
+    @discardableResult
+    public func recheckSessions() async -> Int { await sessions.recheck() }
+
     /// Whether new Engine.IO sessions are refused.
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
@@ -237,6 +256,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.server.run() }
             group.addTask { await self.forwardPresence() }
+            group.addTask { await self.sessions.run() }
             try? await gracefulShutdown()
             let sockets = await server.socketCount
             await closeAllSessions()

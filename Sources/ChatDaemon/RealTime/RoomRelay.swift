@@ -28,6 +28,7 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     public typealias Receiver = @Sendable (_ event: String, _ arguments: [JSONValue], _ room: String) async -> Void
     public typealias KickReceiver = @Sendable (_ userId: UserID) async -> Void
     public typealias PresenceReceiver = @Sendable (_ origin: String, _ notice: PresenceNotice) async -> Void
+    public typealias RevokeReceiver = @Sendable (_ tokenID: String) async -> Void
 
     /// Unique per process, so an instance recognises its own messages even when instances share a name.
     public let origin: String
@@ -41,6 +42,7 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     private let receiver = Mutex<Receiver?>(nil)
     private let kickReceiver = Mutex<KickReceiver?>(nil)
     private let presenceReceiver = Mutex<PresenceReceiver?>(nil)
+    private let revokeReceiver = Mutex<RevokeReceiver?>(nil)
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
@@ -81,25 +83,54 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         publish(message)
     }
 
+    /// Where token revocations (logouts) from other instances go; set once, before `run`.
+    public func attachRevoke(_ receiver: @escaping RevokeReceiver) {
+        revokeReceiver.withLock { $0 = receiver }
+    }
+
     public func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String) {
-        publish(["kind": "room", "room": .string(room), "event": .string(event), "args": .array(arguments)])
+        publish(["kind": "room", "room": .string(room), "event": .string(event), "args": .array(arguments)], attempts: 1)
     }
 
     /// Asks the other instances to close the user's sockets and forget its accepted tokens.
     public func relayKick(_ userId: UserID) {
-        publish(["kind": "kick", "userId": .string(userId.rawValue)])
+        publish(["kind": "kick", "userId": .string(userId.rawValue)], attempts: Self.closeAttempts)
     }
 
-    private func publish(_ message: [String: JSONValue]) {
+    /// Asks the other instances to close the sockets of one token (a logout here).
+    public func relayRevoke(tokenID: String) {
+        publish(["kind": "revoke", "jti": .string(tokenID)], attempts: Self.closeAttempts)
+    }
+
+    /// A kick or revocation is retried for about 6 s (0.2, 0.4, … 3.2 s apart), then reported: the other
+    /// instances' session recheck (`auth.session_recheck`) still closes the sockets, only later.
+    static let closeAttempts = 5
+
+    private func publish(_ message: [String: JSONValue], attempts: Int) {
         var message = message
         message["origin"] = .string(origin)
         let body = Array(JSONValue.object(message).serialized().utf8)
+        let kind = message["kind"]?.stringValue ?? "?"
         Task { [publisher, exchange, logger] in
-            do {
-                try await publisher.publish(exchange: exchange, routingKey: "room", body: body, persistent: false)
-            } catch {
-                logger.debug("instance relay publish failed", metadata: ["kind": "\(message["kind"] ?? .null)",
-                                                                         "error": "\(error)"])
+            var delay = Duration.milliseconds(200)
+            for attempt in 1...attempts {
+                do {
+                    try await publisher.publish(exchange: exchange, routingKey: "room", body: body, persistent: false)
+                    return
+                } catch {
+                    if attempts == 1 {
+                        // Typing and presence are ephemeral: a lost one is not worth more than a debug line.
+                        logger.debug("instance relay publish failed", metadata: ["kind": "\(kind)", "error": "\(error)"])
+                        return
+                    }
+                    if attempt == attempts {
+                        logger.warning("instance relay could not send a session close; other instances close those sockets at their next session recheck",
+                                       metadata: ["kind": "\(kind)", "attempts": "\(attempts)", "error": "\(error)"])
+                        return
+                    }
+                    try? await Task.sleep(for: delay)
+                    delay *= 2
+                }
             }
         }
     }
@@ -165,6 +196,10 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         case "kick":
             guard let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) else { break }
             await kickReceiver.withLock { $0 }?(user)
+            return
+        case "revoke":
+            guard let tokenID = message["jti"]?.stringValue else { break }
+            await revokeReceiver.withLock { $0 }?(tokenID)
             return
         default:
             break

@@ -130,6 +130,8 @@ public actor SocketIOServer {
     public func sockets(in room: String) -> Set<SocketID> { registry.sockets(in: room) }
     public func rooms(of socket: SocketID) -> Set<String> { registry.rooms(of: socket) }
     public func user(of socket: SocketID) -> SocketUser? { registry.sockets[socket]?.user }
+    /// Every connected socket with its user and token, for rechecking sessions against the store.
+    public var connectedSockets: [SocketID: SocketUser] { registry.sockets.mapValues(\.user) }
 
     /// The session state, for tests and diagnostics.
     public func sessionState(sid: String) -> EngineIOSession.State? { sessions[sid]?.engine.state }

@@ -11,10 +11,16 @@ public struct SocketID: RawRepresentable, Sendable, Hashable, CustomStringConver
 public struct SocketUser: Sendable, Hashable {
     public var id: UserID
     public var name: String?
+    /// The `jti` of the token the socket connected with, so a revocation can close exactly its sockets.
+    public var tokenID: String?
+    /// When that token expires (seconds since 1970): the socket is closed then.
+    public var tokenExpiresAt: Double?
 
-    public init(id: UserID, name: String? = nil) {
+    public init(id: UserID, name: String? = nil, tokenID: String? = nil, tokenExpiresAt: Double? = nil) {
         self.id = id
         self.name = name
+        self.tokenID = tokenID
+        self.tokenExpiresAt = tokenExpiresAt
     }
 }
 

@@ -1,0 +1,149 @@
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Open sockets follow their token: logout, revocation, disable, delete and expiry close them on every
+/// instance. Two real chatd instances on one broker and store, real python-socketio clients.
+///
+/// Two bounds are tested: what an instance is told (logout, a kick through a control socket) closes the
+/// sockets on every instance over the relay, well before the session recheck (set to 60 s there, so only
+/// the relay can explain a close); what only the store knows (`chatctl token revoke`, a disable while chatd
+/// was unreachable) closes them within `auth.session_recheck` (the default 5 s there).
+@Suite("Sessions follow their token", .serialized)
+struct SessionFollowsTokenTests {
+    /// The default `auth.session_recheck`, the stated bound for changes only the store knows.
+    static let recheckBound = 5.0
+    /// What a loaded CI machine may add to a bound: a pass's store reads, the close, the client noticing.
+    static let slack = 5.0
+    static let sameCodeCooldown = "[auth]\nresend_cooldown = \"0s\"\n"
+
+    static func connect(_ baseURL: String, _ token: String) async throws -> ScriptedSocketClient {
+        let client = try ScriptedSocketClient(url: baseURL, token: token, transports: "websocket")
+        try await client.waitFor { $0["connected"] == true }
+        return client
+    }
+
+    /// Seconds until `client` reports the server closed it.
+    static func secondsUntilClosed(_ client: ScriptedSocketClient, since start: Date, timeout: Double) async throws -> Double {
+        _ = try await client.waitFor(timeout: timeout) { $0["disconnected"] == true }
+        return Date().timeIntervalSince(start)
+    }
+
+    @Test("a logout closes that token's sockets on both instances through the relay; the user's other session stays")
+    func logoutClosesEverywhere() async throws {
+        try await CrossInstanceRealTimeTests.withCluster(extraConfig: Self.sameCodeCooldown,
+                                                         extraEnvironment: ["CHATD_SESSION_RECHECK": "60s"]) { cluster in
+            let (east, west) = (cluster.east, cluster.west)
+            let phone = "79003330001"
+            let first = try await CrossInstanceRealTimeTests.login(east.baseURL, directory: cluster.directory, phone: phone, name: "Dora")
+            let second = try await CrossInstanceRealTimeTests.login(west.baseURL, directory: cluster.directory, phone: phone, name: "Dora")
+            let onEast = try await Self.connect(east.baseURL, first.token)
+            let onWest = try await Self.connect(west.baseURL, first.token)
+            let otherSession = try await Self.connect(west.baseURL, second.token)
+            defer { Task { await onEast.stop(); await onWest.stop(); await otherSession.stop() } }
+
+            let start = Date()
+            let logout = try await HTTPTestClient.json("POST", "\(east.baseURL)/api/auth/logout", nil, token: first.token)
+            #expect(logout.status == 200, "\(logout.text)")
+            #expect(try await Self.secondsUntilClosed(onEast, since: start, timeout: Self.slack) < Self.slack)
+            #expect(try await Self.secondsUntilClosed(onWest, since: start, timeout: Self.slack) < Self.slack)
+            // The other token's socket is untouched and still served.
+            let me = try await HTTPTestClient.json("GET", "\(west.baseURL)/api/auth/me", nil, token: second.token)
+            #expect(me.status == 200)
+            #expect(!otherSession.received.contains { $0["disconnected"] == true })
+            #expect(try await HTTPTestClient.json("GET", "\(west.baseURL)/api/auth/me", nil, token: first.token).status == 401)
+        }
+    }
+
+    @Test("chatctl token revoke, written to the store only, closes the token's sockets on both instances within auth.session_recheck")
+    func storeRevocationReachesOpenSockets() async throws {
+        try await CrossInstanceRealTimeTests.withCluster { cluster in
+            let erin = try await CrossInstanceRealTimeTests.login(cluster.east.baseURL, directory: cluster.directory,
+                                                                  phone: "79003330002", name: "Erin")
+            let onEast = try await Self.connect(cluster.east.baseURL, erin.token)
+            let onWest = try await Self.connect(cluster.west.baseURL, erin.token)
+            defer { Task { await onEast.stop(); await onWest.stop() } }
+
+            let start = Date()
+            // No control socket: chatctl writes the revocation and tells no chatd.
+            let revoked = try await runCommand(ChatBinaries.path("chatctl"), ["token", "revoke", erin.token],
+                                               environment: cluster.environment.merging(
+                                                   ["CHATD_CONTROL_SOCKET": cluster.directory.path("nobody.sock")]) { $1 })
+            #expect(revoked.status == 0, "\(revoked.stderr)")
+            let bound = Self.recheckBound + Self.slack
+            #expect(try await Self.secondsUntilClosed(onEast, since: start, timeout: bound) < bound)
+            #expect(try await Self.secondsUntilClosed(onWest, since: start, timeout: bound) < bound)
+        }
+    }
+
+    @Test("a disable while chatd was unreachable still closes the user's sockets on both instances within auth.session_recheck")
+    func disableWithoutKick() async throws {
+        try await CrossInstanceRealTimeTests.withCluster { cluster in
+            let finn = try await CrossInstanceRealTimeTests.login(cluster.west.baseURL, directory: cluster.directory,
+                                                                  phone: "79003330003", name: "Finn")
+            let onEast = try await Self.connect(cluster.east.baseURL, finn.token)
+            let onWest = try await Self.connect(cluster.west.baseURL, finn.token)
+            defer { Task { await onEast.stop(); await onWest.stop() } }
+
+            let start = Date()
+            let disabled = try await runCommand(ChatBinaries.path("chatctl"), ["user", "disable", finn.userId],
+                                                environment: cluster.environment.merging(
+                                                    ["CHATD_CONTROL_SOCKET": cluster.directory.path("nobody.sock")]) { $1 })
+            #expect(disabled.status == 0, "\(disabled.stderr)")
+            #expect(disabled.stderr.contains("session recheck"), "chatctl says the kick did not reach chatd: \(disabled.stderr)")
+            let bound = Self.recheckBound + Self.slack
+            #expect(try await Self.secondsUntilClosed(onEast, since: start, timeout: bound) < bound)
+            #expect(try await Self.secondsUntilClosed(onWest, since: start, timeout: bound) < bound)
+        }
+    }
+
+    @Test("chatctl user delete through one instance closes the user's socket on the other through the relay")
+    func deleteClosesEverywhere() async throws {
+        try await CrossInstanceRealTimeTests.withCluster(extraEnvironment: ["CHATD_SESSION_RECHECK": "60s"]) { cluster in
+            let gail = try await CrossInstanceRealTimeTests.login(cluster.west.baseURL, directory: cluster.directory,
+                                                                  phone: "79003330004", name: "Gail")
+            let onEast = try await Self.connect(cluster.east.baseURL, gail.token)
+            let onWest = try await Self.connect(cluster.west.baseURL, gail.token)
+            defer { Task { await onEast.stop(); await onWest.stop() } }
+
+            let start = Date()
+            let deleted = try await runCommand(ChatBinaries.path("chatctl"), ["user", "delete", gail.userId, "--yes"],
+                                               environment: cluster.environment.merging(
+                                                   ["CHATD_CONTROL_SOCKET": cluster.directory.path("east.sock")]) { $1 })
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            #expect(try await Self.secondsUntilClosed(onEast, since: start, timeout: Self.slack) < Self.slack)
+            #expect(try await Self.secondsUntilClosed(onWest, since: start, timeout: Self.slack) < Self.slack)
+        }
+    }
+
+    @Test("a socket is closed when its token expires, on both instances, and not before")
+    func expiryClosesSockets() async throws {
+        try await CrossInstanceRealTimeTests.withCluster(extraEnvironment: ["JWT_EXPIRES_IN": "6s",
+                                                                            "CHATD_SESSION_RECHECK": "60s"]) { cluster in
+            let hana = try await CrossInstanceRealTimeTests.login(cluster.east.baseURL, directory: cluster.directory,
+                                                                  phone: "79003330005", name: "Hana")
+            let claims = try #require(Self.payload(hana.token))
+            let expiresAt = Date(timeIntervalSince1970: try #require(claims["exp"]?.doubleValue))
+            let onEast = try await Self.connect(cluster.east.baseURL, hana.token)
+            let onWest = try await Self.connect(cluster.west.baseURL, hana.token)
+            defer { Task { await onEast.stop(); await onWest.stop() } }
+
+            for client in [onEast, onWest] {
+                _ = try await client.waitFor(timeout: 6 + Self.slack) { $0["disconnected"] == true }
+                let late = Date().timeIntervalSince(expiresAt)
+                #expect(late > -0.5, "closed \(-late) s before exp")
+                #expect(late < Self.slack, "closed \(late) s after exp")
+            }
+        }
+    }
+
+    /// The JWT's claims, read without checking (the test minted nothing itself).
+    static func payload(_ token: String) -> JSONValue? {
+        let parts = token.split(separator: ".")
+        guard parts.count == 3 else { return nil }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).flatMap { try? JSONValue.parse($0) }
+    }
+}
