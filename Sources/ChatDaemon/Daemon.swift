@@ -144,6 +144,8 @@ public enum Daemon {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: OriginsCORSMiddleware(origins: origins ?? AllowedOrigins(services.config.corsOrigins)))
         router.add(middleware: APIErrorMiddleware())
+        let known = KnownRoutes()
+        router.add(middleware: MethodNotAllowedMiddleware(known: known))
         let readiness = Readiness(checks: [
             "store": { await storeAnswers(services.store) },
             "rabbitmq": { services.pipeline.isConnected },
@@ -158,6 +160,7 @@ public enum Daemon {
         AuthRoutes(services: services).register(on: router)
         ChatAPI.register(services, on: router)
         RealTimeRoutes(hub: services.realTime).register(on: router)
+        known.set(router.routes.map { ("\($0.path)", $0.method.rawValue) })
         return router
     }
 

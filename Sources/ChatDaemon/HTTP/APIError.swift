@@ -13,6 +13,8 @@ public enum APIError: Error, Equatable, Sendable {
     case unauthorized
     case forbidden(String)
     case notFound(String)
+    /// A known path asked with a method it does not serve; `allow` lists those it does.
+    case methodNotAllowed(allow: [String])
     case conflict(String)
     case payloadTooLarge
     case rateLimited(retryAfterSeconds: Int, message: String)
@@ -33,6 +35,7 @@ public enum APIError: Error, Equatable, Sendable {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited, .tooManyAttempts: .tooManyRequests
@@ -50,6 +53,7 @@ public enum APIError: Error, Equatable, Sendable {
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"
         case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
         case .conflict: "conflict"
         case .payloadTooLarge: "payload_too_large"
         case .rateLimited: "rate_limited"
@@ -68,6 +72,7 @@ public enum APIError: Error, Equatable, Sendable {
         switch self {
         case .badRequest(let text), .forbidden(let text), .notFound(let text), .conflict(let text), .invalidCode(let text):
             text
+        case .methodNotAllowed(let allow): "Method not allowed; use " + allow.joined(separator: ", ")
         case .invalidJSON: "Malformed JSON body"
         case .unauthorized: "Authentication required"
         case .payloadTooLarge: "Request body too large"
@@ -120,6 +125,7 @@ public enum APIError: Error, Equatable, Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if case .rateLimited(let seconds, _) = self { headers[.retryAfter] = String(seconds) }
+        if case .methodNotAllowed(let allow) = self { headers[.allow] = allow.joined(separator: ", ") }
         let body: JSONValue = ["success": false, "error": .string(message), "code": .string(code)]
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.serialized())))
     }

@@ -22,6 +22,8 @@ struct APIRoute: Sendable {
     var success: Int = 200
     /// JSON Schema of the success body, when the document says more than "an object".
     var response: JSONValue?
+    /// The success body's media type; its schema is only given for JSON.
+    var responseType = "application/json"
     var errors: [Int] = []
     /// Nil for routes registered by their own component (auth, health, metrics): listed for the document only.
     var handler: Handler?
@@ -76,18 +78,22 @@ enum ChatAPI {
     static let documentedElsewhere: [APIRoute] = [
         APIRoute(method: .post, path: "/api/auth/request-code", summary: "Create the user if new and send a login code",
                  tag: "auth", authenticated: false,
-                 body: Schema.object(["phone": Schema.string, "name": Schema.string], required: ["phone"]),
+                 body: Schema.object(["phone": Schema.phone,
+                                      "name": Schema.text(length: 1...100, description: "Required for a new phone number")],
+                                     required: ["phone"]),
                  errors: [400, 429, 503]),
         APIRoute(method: .post, path: "/api/auth/verify-code", summary: "Check a login code and issue a JWT",
                  tag: "auth", authenticated: false,
-                 body: Schema.object(["phone": Schema.string, "code": Schema.string], required: ["phone", "code"]),
+                 body: Schema.object(["phone": Schema.phone, "code": ["type": "string", "pattern": "^[0-9]{1,12}$"]],
+                                     required: ["phone", "code"]),
                  errors: [400, 429]),
         APIRoute(method: .get, path: "/api/auth/me", summary: "The current user", tag: "auth"),
         APIRoute(method: .post, path: "/api/auth/logout", summary: "Revoke this token", tag: "auth"),
         APIRoute(method: .get, path: "/health", summary: "Liveness", tag: "operations", authenticated: false),
         APIRoute(method: .get, path: "/ready", summary: "Readiness of the store, RabbitMQ and Chat3", tag: "operations",
                  authenticated: false, errors: [503]),
-        APIRoute(method: .get, path: "/metrics", summary: "Prometheus metrics", tag: "operations", authenticated: false),
+        APIRoute(method: .get, path: "/metrics", summary: "Prometheus metrics", tag: "operations", authenticated: false,
+                 responseType: "text/plain"),
     ]
 }
 
@@ -102,6 +108,23 @@ enum Schema {
 
     static func string(length: ClosedRange<Int>) -> JSONValue {
         ["type": "string", "minLength": .number(Double(length.lowerBound)), "maxLength": .number(Double(length.upperBound))]
+    }
+
+    /// What `Phone(normalizing:)` accepts: digits with spaces, dashes, dots and parentheses, an optional
+    /// leading +, 11 to 15 digits, not starting with 0.
+    static let phone: JSONValue = ["type": "string",
+                                   "pattern": #"^\+?[ ().-]*[1-9]([ ().-]*[0-9]){10,14}[ ().-]*$"#]
+
+    /// Free text as the routes check it: trimmed length within `length`, no control characters.
+    static func text(length: ClosedRange<Int>, description: String? = nil) -> JSONValue {
+        let plain = #"[^\x00-\x1f\x7f-\x9f]"#, solid = #"[^\s\x00-\x1f\x7f-\x9f]"#
+        var schema: [String: JSONValue] = [
+            "type": "string", "maxLength": .number(Double(length.upperBound)),
+            "pattern": .string(length.lowerBound <= 1 ? "^\(plain)*\(solid)\(plain)*$"
+                                                      : "^\(plain)*\(solid)\(plain)*\(solid)\(plain)*$"),
+        ]
+        if let description { schema["description"] = .string(description) }
+        return .object(schema)
     }
 
     static func nullable(_ schema: JSONValue) -> JSONValue {
@@ -128,6 +151,11 @@ enum Schema {
 /// The OpenAPI 3 document of chatd's API, built from the route table.
 enum OpenAPIDocument {
     static let userIDPattern = "^usr_[a-z0-9]{8}$"
+    /// Path parameters checked by more than a pattern.
+    static let pathParameterSchemas: [String: JSONValue] = [
+        "status": Schema.enumeration(["read", "delivered"]),
+        "reaction": ["type": "string", "minLength": 1, "maxLength": 50, "pattern": #"^[^\x00-\x1f\x7f-\x9f]+$"#],
+    ]
     static let parameterPatterns: [String: String] = [
         "dialogId": "^dlg_[a-z0-9]{20}$", "messageId": "^msg_[a-z0-9]{20}$", "userId": userIDPattern,
     ]
@@ -162,7 +190,7 @@ enum OpenAPIDocument {
         var parameters: [JSONValue] = []
         for segment in route.path.split(separator: "/") where segment.hasPrefix(":") {
             let name = String(segment.dropFirst())
-            let schema = parameterPatterns[name].map(Schema.pattern) ?? Schema.string
+            let schema = pathParameterSchemas[name] ?? parameterPatterns[name].map(Schema.pattern) ?? Schema.string
             parameters.append(["name": .string(name), "in": "path", "required": true, "schema": schema])
         }
         for parameter in route.query {
@@ -172,10 +200,13 @@ enum OpenAPIDocument {
                                         "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
         var responses: [String: JSONValue] = [
             String(route.success): ["description": "Success",
-                                    "content": ["application/json": ["schema": route.response ?? ["type": "object"]]]],
+                                    "content": route.responseType == "application/json"
+                                        ? ["application/json": ["schema": route.response ?? ["type": "object"]]]
+                                        : [route.responseType: ["schema": Schema.string]]],
         ]
         var errors = Set(route.errors)
         if route.authenticated { errors.insert(401) }
+        if route.body != nil { errors.formUnion([400, 413]) }
         for status in errors { responses[String(status)] = errorResponse }
         var operation: [String: JSONValue] = [
             "summary": .string(route.summary), "tags": [.string(route.tag)],

@@ -16,10 +16,25 @@ struct MessageRoutes {
         chat3 = services.chat3
     }
 
-    static let sendBody = Schema.object(["content": ["type": "string", "minLength": 1, "maxLength": 4096],
-                                         "type": Schema.enumeration(["text", "image", "file"]),
-                                         "meta": ["type": "object", "description": "image and file need meta.url (http or https)"]],
-                                        required: ["content"])
+    /// `send`'s rules; image and file messages need `meta.url`, said with `anyOf`.
+    static let sendBody: JSONValue = {
+        guard case .object(var schema) = Schema.object([
+            "content": ["type": "string", "minLength": 1, "maxLength": 4096, "pattern": #"^[\s\S]*\S[\s\S]*$"#],
+            "type": Schema.enumeration(["text", "image", "file"]),
+            "meta": ["type": "object", "maxProperties": 20, "nullable": true,
+                     "description": "At most 20 keys of 1 to 100 characters of A-Z, a-z, 0-9 and _"],
+        ], required: ["content"]) else { return .null }
+        let webURL: JSONValue = ["type": "string", "maxLength": 2048,
+                                 "pattern": #"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"#]
+        schema["anyOf"] = [
+            ["not": ["required": ["type"]]],
+            ["properties": ["type": Schema.enumeration(["text"])]],
+            ["required": ["type", "meta"],
+             "properties": ["type": Schema.enumeration(["image", "file"]),
+                            "meta": ["type": "object", "required": ["url"], "properties": ["url": webURL]]]],
+        ]
+        return .object(schema)
+    }()
 
     var routes: [APIRoute] {
         // The seed frontend's paths (`/api/dialog/:dialogId/messages`) are the same two operations: same
@@ -38,8 +53,8 @@ struct MessageRoutes {
                      summary: "Mark a message read or delivered (members only)", tag: "messages",
                      errors: [400, 404, 503], handler: { try await self.status($0, $1) }),
             APIRoute(method: .post, path: "/api/messages/:messageId/reactions", summary: "Set a reaction (members only)",
-                     tag: "messages", body: Schema.object(["reaction": ["type": "string", "minLength": 1, "maxLength": 50]],
-                                                          required: ["reaction"]),
+                     tag: "messages",
+                     body: Schema.object(["reaction": OpenAPIDocument.pathParameterSchemas["reaction"]!], required: ["reaction"]),
                      errors: [400, 404, 503], handler: { try await self.setReaction($0, $1) }),
             APIRoute(method: .delete, path: "/api/messages/:messageId/reactions/:reaction",
                      summary: "Remove the caller's reaction (members only)", tag: "messages",
