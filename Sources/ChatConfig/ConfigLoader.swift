@@ -118,7 +118,7 @@ public struct ConfigLoader: Sendable {
             throw .invalid(key: "rabbitmq.bindings", reason: "one or more routing keys, each containing {userId}")
         }
 
-        let config = ChatdConfig(
+        var config = ChatdConfig(
             dev: dev,
             stateDirectory: stateDirectory,
             logLevel: try reader.choice("log.level"),
@@ -153,6 +153,7 @@ public struct ConfigLoader: Sendable {
             resendCooldownSeconds: try reader.duration("auth.resend_cooldown"),
             phoneHourlyLimit: try reader.int("auth.phone_hourly_limit", in: 1...100_000),
             ipHourlyLimit: try reader.int("auth.ip_hourly_limit", in: 1...1_000_000))
+        config.logFormat = try reader.choice("log.format")
         return config
     }
 
