@@ -242,3 +242,43 @@ struct ChatdLogTests {
         #expect(try JSONValue.parse(String(ready))["http.port"]?.stringValue?.isEmpty == false)
     }
 }
+
+/// `/metrics` of a freshly started chatd, before any traffic.
+@Suite("chatd metrics at start")
+struct StartMetricsTests {
+    @Test("process_* series, chatd_build_info, every labelled counter at 0, and dependency and breaker gauges")
+    func seriesAtStart() async throws {
+        let directory = try TemporaryDirectory("ops-metrics")
+        defer { directory.remove() }
+        let chatd = try await ChatdProcess.start(environment: OperatorTests.environment(directory),
+                                                 logURL: directory.url.appendingPathComponent("chatd.log"))
+        defer { Task { await chatd.service.stop() } }
+        // The default broker (127.0.0.1:5672) runs for the whole test suite.
+        let text = try await MetricsProbe.waitFor(#"chatd_dependency_up{dependency="rabbitmq"} 1.0"#, at: chatd.baseURL,
+                                                  timeoutSeconds: 30)
+        func value(_ series: String) -> Double? { MetricsScrapeTests.value(series, in: text) }
+        let rss = try #require(value("process_resident_memory_bytes"), "\(text)")
+        #expect(rss > 1_000_000)
+        #expect(try #require(value("process_virtual_memory_bytes")) > rss)
+        #expect(try #require(value("process_cpu_seconds_total")) > 0)
+        #expect(try #require(value("process_open_fds")) >= 3)
+        #expect(try #require(value("process_max_fds")) >= 1024)
+        let started = try #require(value("process_start_time_seconds"))
+        #expect(abs(started - Date().timeIntervalSince1970) < 120, "\(started)")
+        #expect(text.contains("# TYPE process_cpu_seconds_total counter"))
+        #expect(value(#"chatd_build_info{version="0.1.0"}"#) == 1)
+        for reason in ["malformed", "tenant", "duplicate", "no_socket"] {
+            #expect(value(#"chatd_updates_dropped_total{reason="\#(reason)"}"#) == 0, "\(reason)")
+        }
+        for reason in ["invalid_code", "expired", "too_many_attempts", "rate_limited", "sender"] {
+            #expect(value(#"chatd_auth_codes_failed_total{reason="\#(reason)"}"#) == 0, "\(reason)")
+        }
+        for kind in ["unavailable", "timeout", "breaker_open"] {
+            #expect(value(#"chatd_chat3_errors_total{kind="\#(kind)"}"#) == 0, "\(kind)")
+        }
+        #expect(value(#"chatd_dependency_up{dependency="store"}"#) == 1)
+        #expect(value(#"chatd_dependency_up{dependency="chat3"}"#) == 1)
+        #expect(value(#"chatd_chat3_breaker_state{state="closed"}"#) == 1)
+        #expect(value(#"chatd_chat3_breaker_state{state="open"}"#) == 0)
+    }
+}
