@@ -25,6 +25,8 @@ public final class AMQPConsumer: Sendable {
         public var heartbeat: Duration
         public var reconnectDelay: Duration
         public var maxReconnectDelay: Duration
+        /// While the broker stays unreachable, one "still unreachable" line per this interval.
+        public var outageLogInterval: Duration = .seconds(60)
         public var connectTimeout: Duration
         public var rpcTimeout: Duration
         /// Deliveries handled per loop turn before queued commands (acks, subscribes) get a turn.
@@ -222,11 +224,15 @@ private final class ConsumerLoop {
     private var subscriptionOrder: [ConsumerTag] = []
     private var backoff: Backoff
     private var nextAttempt = ContinuousClock.now
+    /// A warning when the broker goes away, then a summary a minute, not one per attempt.
+    private var outage: OutageLog
     private var lastReportedState = AMQPConnectionState.idle
 
     init(_ context: ConsumerLoopContext) {
         self.context = context
         self.backoff = Backoff(initial: context.options.reconnectDelay, maximum: context.options.maxReconnectDelay)
+        outage = OutageLog(what: "amqp consumer", connection: context.options.connectionName,
+                           repeatEvery: context.options.outageLogInterval)
     }
 
     func run() {
@@ -410,6 +416,7 @@ private final class ConsumerLoop {
             }
         }
         backoff.reset()
+        outage.recovered(logger: logger)
         logger.info("amqp consumer connected", metadata: ["amqp.subscriptions": "\(subscriptions.count)"])
         report(.connected)
     }
@@ -417,7 +424,7 @@ private final class ConsumerLoop {
     private func scheduleReconnect(reason: String) {
         let delay = backoff.next()
         nextAttempt = ContinuousClock.now + delay
-        logger.warning("amqp consumer disconnected", metadata: ["error": "\(reason)", "amqp.retry_in": "\(delay)"])
+        outage.failed(reason: reason, retryIn: delay, logger: logger)
         report(.disconnected(reason: reason))
     }
 

@@ -5,6 +5,8 @@ import Foundation
 /// executables reads the environment.
 public struct ChatdConfig: Sendable, Equatable {
     public enum LogLevel: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+    /// logfmt lines (default) or JSON lines.
+    public enum LogFormat: String, Sendable, CaseIterable { case logfmt, json }
     public enum SMSSender: Sendable, Equatable {
         case log
         case webhook(url: String)
@@ -14,6 +16,7 @@ public struct ChatdConfig: Sendable, Equatable {
     public var dev: Bool
     public var stateDirectory: String
     public var logLevel: LogLevel
+    public var logFormat: LogFormat = .logfmt
     public var host: String
     public var port: Int
     public var corsOrigins: [String]

@@ -32,6 +32,8 @@ extension ConfigKey {
                   "directory for the SQLite file and the generated development secret"),
         ConfigKey("log.level", env: ["LOG_LEVEL"], flag: "log-level", default: "info",
                   "trace, debug, info, notice, warning, error or critical"),
+        ConfigKey("log.format", env: ["LOG_FORMAT"], default: "logfmt",
+                  "logfmt (one line per event, values quoted when needed) or json (one JSON object per line)"),
         ConfigKey("server.host", env: ["CHATD_HOST"], flag: "host", default: "0.0.0.0",
                   "address the HTTP and Socket.IO server binds"),
         ConfigKey("server.port", env: ["PORT"], flag: "port", default: "3001",

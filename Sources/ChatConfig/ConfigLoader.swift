@@ -129,7 +129,7 @@ public struct ConfigLoader: Sendable {
             throw .invalid(key: "rabbitmq.bindings", reason: "one or more routing keys, each containing {userId}")
         }
 
-        let config = ChatdConfig(
+        var config = ChatdConfig(
             dev: dev,
             stateDirectory: stateDirectory,
             logLevel: try reader.choice("log.level"),
@@ -170,6 +170,7 @@ public struct ConfigLoader: Sendable {
             verifyPhoneHourlyLimit: try reader.int("auth.verify_phone_hourly_limit", in: 1...100_000),
             verifyIPHourlyLimit: try reader.int("auth.verify_ip_hourly_limit", in: 1...1_000_000),
             limits: try ServerLimits(reader))
+        config.logFormat = try reader.choice("log.format")
         return config
     }
 

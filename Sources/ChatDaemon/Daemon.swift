@@ -156,6 +156,9 @@ public enum Daemon {
             services.metrics.amqpSubscriptions.set(to: Double(services.pipeline.subscriptionCount))
             services.metrics.websocketConnections.set(to: Double(await services.realTime.server.sessionCount))
             services.metrics.usersOnline.set(to: Double(await services.realTime.userCount()))
+            services.metrics.recordDependencies(rabbitMQ: services.pipeline.isConnected,
+                                                store: await storeAnswers(services.store),
+                                                chat3Breaker: services.chat3.breaker.state.rawValue)
         }).register(on: router)
         AuthRoutes(services: services).register(on: router)
         ChatAPI.register(services, on: router)

@@ -49,7 +49,10 @@ struct Chatd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
             throw ExitCode(78)
         }
-        let logLevel = LogSetup.bootstrap(level: Logger.Level(rawValue: loaded.logLevel.rawValue) ?? .info, environment: environment)
+        // Under systemd, stderr is the journal: no timestamps, a syslog priority on each line.
+        let logLevel = LogSetup.bootstrap(level: Logger.Level(rawValue: loaded.logLevel.rawValue) ?? .info,
+                                          format: LogFormat(rawValue: loaded.logFormat.rawValue) ?? .logfmt,
+                                          journal: environment["JOURNAL_STREAM"] != nil)
         let logger = Logger(label: "chatd")
         do {
             let services = try await Daemon.prepare(config: loaded, logger: logger)

@@ -162,3 +162,123 @@ struct ChatdStartupTests {
         #expect(!result.stderr.contains("chatd ready"))
     }
 }
+
+/// chatd's log as an operator reads it, on the real binary.
+@Suite("chatd logs")
+struct ChatdLogTests {
+    static func unreachableBroker(_ directory: TemporaryDirectory) -> [String: String] {
+        var env = OperatorTests.environment(directory)
+        // Nothing listens on port 1: the broker stays unreachable for the whole test.
+        env["RABBITMQ_URL"] = "amqp://guest:guest@127.0.0.1:1/"
+        return env
+    }
+
+    @Test("with the broker unreachable: values with spaces are quoted, no Swift value dumps, one warning per connection for the outage, and a control action is logged with the caller's uid and pid")
+    func logfmtLines() async throws {
+        let directory = try TemporaryDirectory("ops-logs")
+        defer { directory.remove() }
+        let env = Self.unreachableBroker(directory)
+        let chatd = try await ChatdProcess.start(environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+        defer { Task { await chatd.service.stop() } }
+        // Long enough for several reconnect attempts (backoff 0.2 s doubling to 5 s).
+        try await Task.sleep(for: .seconds(8))
+        let reload = try await runCommand(ChatBinaries.path("chatctl"), ["daemon", "reload"], environment: env)
+        #expect(reload.status == 0, "\(reload.stderr)")
+        let action = try await chatd.service.waitForLine("(control action [^\n]*)")
+        let log = chatd.service.log
+        #expect(!log.contains("ChatAMQP."), "\(log)")
+        #expect(!log.contains("stateChanged("), "\(log)")
+        // Every key=value pair is either one plain word or a quoted string.
+        for line in log.split(separator: "\n") where line.contains("error=") {
+            #expect(line.contains("error=\""), "\(line)")
+        }
+        #expect(log.contains("error=\""), "\(log)")
+        let outageWarnings = log.split(separator: "\n").filter {
+            $0.contains("amqp consumer disconnected") && $0.contains("amqp.connection=\"chatd updates\"")
+        }
+        #expect(outageWarnings.count == 1, "\(log)")
+        #expect(action.contains("control.action=reload"), "\(action)")
+        #expect(action.contains("peer.uid=\(getuid())"), "\(action)")
+        let pid = try #require(action.firstMatch(of: /peer\.pid=([0-9]+)/).flatMap { Int32($0.1) }, "\(action)")
+        #expect(pid != chatd.service.pid && pid > 1)
+    }
+
+    @Test("under journald (JOURNAL_STREAM set) every line starts with its syslog priority and has no timestamp")
+    func journalPriorities() async throws {
+        let directory = try TemporaryDirectory("ops-journal")
+        defer { directory.remove() }
+        var env = Self.unreachableBroker(directory)
+        env["JOURNAL_STREAM"] = "8:12345"
+        let chatd = try await ChatdProcess.start(environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+        _ = try await chatd.service.waitForLine("<4>warning chatd: amqp consumer disconnected")
+        #expect(await chatd.service.stop() == 0)
+        let lines = chatd.service.log.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("<5>notice chatd: chatd ready ") }, "\(lines)")
+        for line in lines {
+            #expect(line.wholeMatch(of: /<[0-7]>(trace|debug|info|notice|warning|error|critical) .*/) != nil, "\(line)")
+        }
+    }
+
+    @Test("log.format = json writes one JSON object per line with level, logger and msg")
+    func jsonLines() async throws {
+        let directory = try TemporaryDirectory("ops-json")
+        defer { directory.remove() }
+        var env = Self.unreachableBroker(directory)
+        env["LOG_FORMAT"] = "json"
+        let service = try ServiceProcess(ChatBinaries.path("chatd"), ["--port", "0", "--host", "127.0.0.1"],
+                                         environment: env, logURL: directory.url.appendingPathComponent("chatd.log"))
+        _ = try await service.waitForLine(#""msg":"chatd ready""#)
+        _ = try await service.waitForLine(#""msg":"amqp consumer disconnected""#)
+        #expect(await service.stop() == 0)
+        let lines = service.log.split(separator: "\n")
+        #expect(lines.count >= 3)
+        for line in lines {
+            let object = try JSONValue.parse(String(line))
+            #expect(object["level"]?.stringValue != nil, "\(line)")
+            #expect(object["logger"]?.stringValue != nil, "\(line)")
+            #expect(object["msg"]?.stringValue != nil, "\(line)")
+        }
+        let ready = try #require(lines.first { $0.contains(#""msg":"chatd ready""#) })
+        #expect(try JSONValue.parse(String(ready))["http.port"]?.stringValue?.isEmpty == false)
+    }
+}
+
+/// `/metrics` of a freshly started chatd, before any traffic.
+@Suite("chatd metrics at start")
+struct StartMetricsTests {
+    @Test("process_* series, chatd_build_info, every labelled counter at 0, and dependency and breaker gauges")
+    func seriesAtStart() async throws {
+        let directory = try TemporaryDirectory("ops-metrics")
+        defer { directory.remove() }
+        let chatd = try await ChatdProcess.start(environment: OperatorTests.environment(directory),
+                                                 logURL: directory.url.appendingPathComponent("chatd.log"))
+        defer { Task { await chatd.service.stop() } }
+        // The default broker (127.0.0.1:5672) runs for the whole test suite.
+        let text = try await MetricsProbe.waitFor(#"chatd_dependency_up{dependency="rabbitmq"} 1.0"#, at: chatd.baseURL,
+                                                  timeoutSeconds: 30)
+        func value(_ series: String) -> Double? { MetricsScrapeTests.value(series, in: text) }
+        let rss = try #require(value("process_resident_memory_bytes"), "\(text)")
+        #expect(rss > 1_000_000)
+        #expect(try #require(value("process_virtual_memory_bytes")) > rss)
+        #expect(try #require(value("process_cpu_seconds_total")) > 0)
+        #expect(try #require(value("process_open_fds")) >= 3)
+        #expect(try #require(value("process_max_fds")) >= 1024)
+        let started = try #require(value("process_start_time_seconds"))
+        #expect(abs(started - Date().timeIntervalSince1970) < 120, "\(started)")
+        #expect(text.contains("# TYPE process_cpu_seconds_total counter"))
+        #expect(value(#"chatd_build_info{version="0.1.0"}"#) == 1)
+        for reason in ["malformed", "tenant", "duplicate", "no_socket"] {
+            #expect(value(#"chatd_updates_dropped_total{reason="\#(reason)"}"#) == 0, "\(reason)")
+        }
+        for reason in ["invalid_code", "expired", "too_many_attempts", "rate_limited", "sender"] {
+            #expect(value(#"chatd_auth_codes_failed_total{reason="\#(reason)"}"#) == 0, "\(reason)")
+        }
+        for kind in ["unavailable", "timeout", "breaker_open"] {
+            #expect(value(#"chatd_chat3_errors_total{kind="\#(kind)"}"#) == 0, "\(kind)")
+        }
+        #expect(value(#"chatd_dependency_up{dependency="store"}"#) == 1)
+        #expect(value(#"chatd_dependency_up{dependency="chat3"}"#) == 1)
+        #expect(value(#"chatd_chat3_breaker_state{state="closed"}"#) == 1)
+        #expect(value(#"chatd_chat3_breaker_state{state="open"}"#) == 0)
+    }
+}

@@ -64,10 +64,18 @@ struct ControlGuardMiddleware: RouterMiddleware {
             }
             response = ControlErrorMapping.response(for: failure)
         }
-        logger.debug("control request", metadata: [
+        let metadata: Logger.Metadata = [
             "request.method": "\(method)", "request.path": "\(path)", "response.status": "\(response.status.code)",
             "peer.uid": "\(peer.map { String($0.uid) } ?? "-")", "peer.pid": "\(peer.map { String($0.pid) } ?? "-")",
-        ])
+        ]
+        // Who changed what (kick, drain, reload, log level, shutdown) belongs in the log; reads stay at debug.
+        if let endpoint = ControlEndpoint.matching(method: method, path: path), ControlPolicy.requiredRole(endpoint) == .write {
+            logger.info("control action", metadata: metadata.merging(["control.action": "\(endpoint)"]) { $1 })
+        } else if response.status == .forbidden {
+            logger.notice("control request refused", metadata: metadata)
+        } else {
+            logger.debug("control request", metadata: metadata)
+        }
         return response
     }
 

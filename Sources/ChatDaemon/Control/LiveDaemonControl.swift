@@ -155,7 +155,7 @@ enum ReloadDiff {
 
     /// Config key names by `ChatdConfig` property, for reporting.
     static let keyNames: [String: String] = [
-        "dev": "dev", "stateDirectory": "state_dir", "logLevel": "log.level", "host": "server.host",
+        "dev": "dev", "stateDirectory": "state_dir", "logLevel": "log.level", "logFormat": "log.format", "host": "server.host",
         "port": "server.port", "corsOrigins": "server.cors_origins", "trustedProxies": "server.trusted_proxies",
         "storeURL": "store.url", "rabbitMQURL": "rabbitmq.url", "updatesExchange": "rabbitmq.updates_exchange",
         "eventsExchange": "rabbitmq.events_exchange",

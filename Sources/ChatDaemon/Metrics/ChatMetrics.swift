@@ -19,6 +19,22 @@ public final class ChatMetrics: Sendable {
 
     public let authCodesIssued: Counter
 
+    /// 1 while a dependency answers (`rabbitmq`, `store`, `chat3`), set at scrape time.
+    public let dependencyUp: [String: Gauge]
+    /// The Chat3 circuit breaker, one series per state: 1 for the current one.
+    public let chat3Breaker: [String: Gauge]
+
+    /// Every label value each labelled counter can take, so each series exists at 0 from the start and
+    /// `rate()` and `absent()` alerts work before the first event. Keep in step with the callers:
+    /// UpdatePipeline (dropped), AuthRoutes.reason (failed), Chat3Error.label and the breaker (chat3 errors).
+    static let knownDropReasons = ["malformed", "tenant", "other_user", "duplicate", "no_socket"]
+    static let knownAuthFailures = ["name_required", "disabled", "invalid_code", "expired", "too_many_attempts",
+                                    "rate_limited", "sender", "token"]
+    static let knownChat3Errors = ["unavailable", "timeout", "not_found", "forbidden", "bad_request", "conflict",
+                                   "rate_limited", "unauthorized", "server", "invalid_response", "breaker_open"]
+    static let dependencies = ["rabbitmq", "store", "chat3"]
+    static let breakerStates = ["closed", "open", "half_open"]
+
     let latencyBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                                       .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                       .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
@@ -39,6 +55,19 @@ public final class ChatMetrics: Sendable {
             name: "chatd_updates_unwritten_total",
             help: "Updates a socket's session ended before writing; not acked, handed out again")
         authCodesIssued = registry.makeCounter(name: "chatd_auth_codes_issued_total", help: "One-time codes sent")
+        registry.makeGauge(name: "chatd_build_info", labels: [("version", ChatdVersion.current)],
+                           help: "Always 1; the version label says which build runs").set(to: 1)
+        dependencyUp = Dictionary(uniqueKeysWithValues: Self.dependencies.map { name in
+            (name, registry.makeGauge(name: "chatd_dependency_up", labels: [("dependency", name)],
+                                      help: "1 while the dependency answers, 0 while it does not"))
+        })
+        chat3Breaker = Dictionary(uniqueKeysWithValues: Self.breakerStates.map { state in
+            (state, registry.makeGauge(name: "chatd_chat3_breaker_state", labels: [("state", state)],
+                                       help: "The Chat3 circuit breaker: 1 for its current state"))
+        })
+        for reason in Self.knownDropReasons { _ = updatesDropped(reason) }
+        for reason in Self.knownAuthFailures { _ = authCodesFailed(reason) }
+        for kind in Self.knownChat3Errors { _ = chat3Errors(kind: kind) }
     }
 
     /// Updates dropped, by reason (`malformed`, `tenant`, `duplicate`, `other_user`).
@@ -90,6 +119,16 @@ public final class ChatMetrics: Sendable {
     public func render() -> String {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+        let process = ProcessMetrics.sample().map(ProcessMetrics.render) ?? ""
+        return String(decoding: buffer, as: UTF8.self) + process
+    }
+
+    /// Dependency gauges, set at scrape time. Chat3 counts as up unless its breaker is open: asking it
+    /// on every scrape would load it.
+    public func recordDependencies(rabbitMQ: Bool, store: Bool, chat3Breaker state: String) {
+        dependencyUp["rabbitmq"]?.set(to: rabbitMQ ? 1 : 0)
+        dependencyUp["store"]?.set(to: store ? 1 : 0)
+        dependencyUp["chat3"]?.set(to: state == "open" ? 0 : 1)
+        for (name, gauge) in chat3Breaker { gauge.set(to: name == state ? 1 : 0) }
     }
 }

@@ -43,10 +43,23 @@ public final class UpdatePipeline: Service, Sendable {
         subscriptions = book
         consumer = try AMQPConsumer(
             url: config.rabbitMQURL, options: options, logger: logger,
-            onEvent: { event in
-                logger.notice("amqp state", metadata: ["amqp.event": "\(event)"])
-            },
+            onEvent: { event in UpdatePipeline.log(event, logger: logger) },
             onDelivery: { continuation.yield(.delivery($0)) })
+    }
+
+    /// A consumer event as words and fields, never a Swift value dump.
+    static func log(_ event: AMQPConsumerEvent, logger: Logger) {
+        switch event {
+        case .stateChanged(let state):
+            switch state {
+            case .idle: break
+            case .connected: logger.notice("amqp state", metadata: ["amqp.state": "connected"])
+            case .disconnected(let reason): logger.notice("amqp state", metadata: ["amqp.state": "disconnected", "error": "\(reason)"])
+            case .stopped: logger.notice("amqp state", metadata: ["amqp.state": "stopped"])
+            }
+        case .subscriptionLost(let tag, let reason):
+            logger.warning("amqp subscription lost", metadata: ["amqp.consumer_tag": "\(tag.rawValue)", "error": "\(reason)"])
+        }
     }
 
     /// The hub that owns the sockets; set once at start, before sockets connect.
