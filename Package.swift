@@ -87,7 +87,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Control-socket wire types and the typed client chatctl uses.
-        .target(name: "ChatControl", dependencies: ["ChatCore"], swiftSettings: strict),
+        .target(name: "ChatControl", dependencies: ["ChatCore", "CCurl"], swiftSettings: strict),
         // Every chatctl command, as a library so tests can run them in-process.
         .target(name: "ChatCTL",
                 dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "ChatControl", "ChatAMQP", "Chat3Client",

@@ -427,12 +427,12 @@ public final class Chat3Client: Sendable {
         switch answer.status {
         case 200..<300:
             if answer.status == 204 || answer.body.isEmpty { return .success((answer.status, .null)) }
-            guard let json = try? Chat3JSONReader.parse(answer.body), json.objectValue != nil else {
+            guard let json = try? JSONReader.parse(answer.body), json.objectValue != nil else {
                 return .failure(.invalidResponse)
             }
             return .success((answer.status, json))
         case 400:
-            let json = try? Chat3JSONReader.parse(answer.body)
+            let json = try? JSONReader.parse(answer.body)
             let field = json?["field"]?.stringValue ?? json?["details"]?.arrayValue?.first?["field"]?.stringValue
             return .failure(.badRequest(field: field.flatMap(safeFieldName)))
         case 401: return .failure(.unauthorized)

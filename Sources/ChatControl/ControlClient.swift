@@ -1,12 +1,7 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A typed client for chatd's control socket: one method per endpoint, HTTP/1.1 + JSON over a Unix
-/// socket with plain POSIX calls (chatctl needs no event loop for one request).
+/// socket through libcurl (`CurlUnixExchange`; chatctl needs no event loop for one request).
 public struct ControlClient: Sendable {
     public let socketPath: String
     public var timeoutSeconds: Int
@@ -102,7 +97,7 @@ public struct ControlClient: Sendable {
         let result: Result<ControlHTTPResponse, ControlClientError> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(returning: Result {
-                    try UnixHTTPExchange.perform(socketPath: socketPath, timeoutSeconds: timeout, method: method,
+                    try CurlUnixExchange.perform(socketPath: socketPath, timeoutSeconds: timeout, method: method,
                                                  path: path, headers: headers, body: body)
                 }.mapError { $0 as? ControlClientError ?? .protocolError("\($0)") })
             }
@@ -121,157 +116,3 @@ public struct ControlHTTPResponse: Sendable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// One HTTP/1.1 request/response over a fresh Unix-socket connection (`Connection: close`).
-enum UnixHTTPExchange {
-    static func perform(socketPath: String, timeoutSeconds: Int, method: String, path: String,
-                        headers: [(String, String)], body: [UInt8]) throws(ControlClientError) -> ControlHTTPResponse {
-        let fd = try connect(socketPath: socketPath, timeoutSeconds: timeoutSeconds)
-        defer { close(fd) }
-        var request = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: chatctl\r\nAccept: application/json\r\n"
-        request += "Connection: close\r\nContent-Length: \(body.count)\r\n"
-        if !body.isEmpty { request += "Content-Type: application/json\r\n" }
-        for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        request += "\r\n"
-        try write(fd, Array(request.utf8) + body, socketPath: socketPath)
-        return try readResponse(fd, socketPath: socketPath)
-    }
-
-    static func connect(socketPath: String, timeoutSeconds: Int) throws(ControlClientError) -> Int32 {
-        #if canImport(Glibc)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw .transport(socketPath: socketPath, errno: errno, "socket: \(describe(errno))") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(socketPath.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard pathBytes.count < capacity else {
-            close(fd)
-            throw .transport(socketPath: socketPath, errno: ENAMETOOLONG, "socket path longer than \(capacity - 1) bytes")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if result != 0 {
-            let code = errno
-            close(fd)
-            switch code {
-            case ENOENT, ECONNREFUSED: throw .notRunning(socketPath: socketPath)
-            case EACCES, EPERM: throw .permissionDenied(socketPath: socketPath, operatorGroup: nil)
-            case ENOTDIR: throw .notRunning(socketPath: socketPath)
-            default: throw .transport(socketPath: socketPath, errno: code, "connect: \(describe(code))")
-            }
-        }
-        return fd
-    }
-
-    static func write(_ fd: Int32, _ bytes: [UInt8], socketPath: String) throws(ControlClientError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(socketPath: socketPath) }
-                throw .transport(socketPath: socketPath, errno: errno, "send: \(describe(errno))")
-            }
-            offset += written
-        }
-    }
-
-    static func readResponse(_ fd: Int32, socketPath: String) throws(ControlClientError) -> ControlHTTPResponse {
-        var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        var parsedHead: (status: Int, headers: [String: String], bodyStart: Int)?
-        while true {
-            if parsedHead == nil, let end = headEnd(buffer) {
-                parsedHead = try parseHead(Array(buffer[..<end]))
-                parsedHead?.bodyStart = end + 4
-            }
-            if let head = parsedHead {
-                let received = Array(buffer[head.bodyStart...])
-                if let length = head.headers["content-length"].flatMap(Int.init), received.count >= length {
-                    return ControlHTTPResponse(status: head.status, headers: head.headers, body: Array(received.prefix(length)))
-                }
-                if head.headers["transfer-encoding"]?.lowercased().contains("chunked") == true,
-                   let decoded = dechunk(received) {
-                    return ControlHTTPResponse(status: head.status, headers: head.headers, body: decoded)
-                }
-            }
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(socketPath: socketPath) }
-                throw .transport(socketPath: socketPath, errno: errno, "recv: \(describe(errno))")
-            }
-            if count == 0 {
-                // The peer closed: whatever came after the head is the body (no length given).
-                guard let head = parsedHead else {
-                    throw .protocolError("chatd closed the connection without answering")
-                }
-                return ControlHTTPResponse(status: head.status, headers: head.headers, body: Array(buffer[head.bodyStart...]))
-            }
-            buffer.append(contentsOf: chunk[..<count])
-        }
-    }
-
-    static func headEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for index in 0...(bytes.count - 4)
-        where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
-            return index
-        }
-        return nil
-    }
-
-    static func parseHead(_ bytes: [UInt8]) throws(ControlClientError) -> (status: Int, headers: [String: String], bodyStart: Int) {
-        let lines = String(decoding: bytes, as: UTF8.self).components(separatedBy: "\r\n")
-        let statusParts = lines.first?.split(separator: " ") ?? []
-        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
-            throw .protocolError("not an HTTP answer on the control socket")
-        }
-        var headers: [String: String] = [:]
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return (status, headers, 0)
-    }
-
-    /// Decodes a complete chunked body, or nil while it is incomplete.
-    static func dechunk(_ bytes: [UInt8]) -> [UInt8]? {
-        var output: [UInt8] = []
-        var index = 0
-        while true {
-            guard let lineEnd = findCRLF(bytes, from: index) else { return nil }
-            let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
-            index = lineEnd + 2
-            if size == 0 { return output }
-            guard bytes.count >= index + size + 2 else { return nil }
-            output.append(contentsOf: bytes[index..<(index + size)])
-            index += size + 2
-        }
-    }
-
-    static func findCRLF(_ bytes: [UInt8], from start: Int) -> Int? {
-        var index = start
-        while index + 1 < bytes.count {
-            if bytes[index] == 13 && bytes[index + 1] == 10 { return index }
-            index += 1
-        }
-        return nil
-    }
-
-    static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
-}

@@ -50,13 +50,15 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// Parses UTF-8 JSON text; fragments (a bare string or number) are allowed.
+    /// Parses UTF-8 JSON text with `JSONReader`; fragments (a bare string or number) are allowed.
+    /// Throws `JSONReader.Malformed`.
     public static func parse(_ data: some DataProtocol) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(data))
+        try JSONReader.parse(data)
     }
 
     public static func parse(_ text: String) throws -> JSONValue {
-        try parse(Data(text.utf8))
+        var text = text
+        return try text.withUTF8 { buffer in try JSONReader.parse(buffer) }
     }
 
     /// Compact JSON text with sorted keys, so output is stable. Integral numbers print without a

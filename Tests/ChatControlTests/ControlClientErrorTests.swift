@@ -1,5 +1,7 @@
 @testable import ChatControl
 import ChatCTL
+import CCurl
+import Foundation
 import Testing
 
 /// The client maps wire codes back to errors, and chatctl maps those to exit statuses, without reading text.
@@ -29,10 +31,14 @@ struct ControlClientErrorTests {
         #expect(CTLError(ControlClientError.timedOut(socketPath: "/s")).exitStatus == 75)
     }
 
-    @Test("a chunked body is decoded once complete and not before")
-    func chunked() {
-        let body = Array("4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n".utf8)
-        #expect(UnixHTTPExchange.dechunk(body) == Array("abcdefg".utf8))
-        #expect(UnixHTTPExchange.dechunk(Array(body.prefix(12))) == nil)
+    @Test("libcurl's failures map to the errors chatctl's exit statuses are chosen by")
+    func curlFailures() {
+        #expect(CurlUnixExchange.failure(CURLE_COULDNT_CONNECT, errno: ENOENT, socketPath: "/s") == .notRunning(socketPath: "/s"))
+        #expect(CurlUnixExchange.failure(CURLE_COULDNT_CONNECT, errno: ECONNREFUSED, socketPath: "/s") == .notRunning(socketPath: "/s"))
+        #expect(CurlUnixExchange.failure(CURLE_COULDNT_CONNECT, errno: EACCES, socketPath: "/s")
+                == .permissionDenied(socketPath: "/s", operatorGroup: nil))
+        #expect(CurlUnixExchange.failure(CURLE_OPERATION_TIMEDOUT, errno: 0, socketPath: "/s") == .timedOut(socketPath: "/s"))
+        #expect(CurlUnixExchange.failure(CURLE_GOT_NOTHING, errno: 0, socketPath: "/s")
+                == .protocolError("chatd closed the connection without answering"))
     }
 }

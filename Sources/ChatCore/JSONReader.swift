@@ -1,29 +1,38 @@
-import ChatCore
-
-/// A strict RFC 8259 reader from UTF-8 bytes straight to `JSONValue`, for Chat3's answers.
+/// A strict RFC 8259 reader from UTF-8 bytes straight to `JSONValue`: what `JSONValue.parse` uses, so
+/// Chat3 answers, AMQP deliveries, Socket.IO packets and relay messages all take one fast path.
 ///
-/// `JSONValue.parse` goes through `JSONDecoder` and `JSONValue`'s `Decodable` conformance, which tries each
-/// type in turn and throws (and discards) a `DecodingError` for every miss: several throws per string or
-/// object. On the proxied hot path that cost more than the rest of the mapping; this reader produces the
-/// same values in one pass. It refuses what `JSONDecoder` refuses: invalid UTF-8, control characters in
+/// `JSONDecoder` with `JSONValue`'s `Decodable` conformance tries each type in turn and throws (and
+/// discards) a `DecodingError` for every miss: several throws per string or object. On the hot paths that
+/// cost more than the rest of the work; this reader produces the same values in one pass. It refuses what `JSONDecoder` refuses: invalid UTF-8, control characters in
 /// strings, bad escapes, lone surrogates, trailing text, leading zeros, nesting deeper than `maxDepth`;
 /// of duplicate keys the first wins, as there.
-enum Chat3JSONReader {
-    struct Malformed: Error, Equatable {
-        let offset: Int
+public enum JSONReader {
+    /// Not JSON: `offset` is the byte where reading stopped.
+    public struct Malformed: Error, Equatable, CustomStringConvertible {
+        public let offset: Int
+        public init(offset: Int) { self.offset = offset }
+        public var description: String { "malformed JSON at byte \(offset)" }
     }
 
-    static let maxDepth = 512
+    /// Arrays and objects nested deeper than this are refused, so hostile input cannot exhaust the stack.
+    public static let maxDepth = 512
 
-    static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { buffer throws(Malformed) in
-            var reader = Reader(bytes: buffer)
-            reader.skipWhitespace()
-            let value = try reader.value(depth: 0)
-            reader.skipWhitespace()
-            guard reader.index == buffer.count else { throw Malformed(offset: reader.index) }
-            return value
+    /// Reads one JSON text (fragments such as a bare string or number included) from UTF-8 bytes.
+    public static func parse(_ bytes: some Sequence<UInt8>) throws(Malformed) -> JSONValue {
+        let result = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(Malformed) in try parse(buffer: buffer) }
         }
+        if let result { return try result.get() }
+        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Malformed) in try parse(buffer: buffer) }
+    }
+
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(Malformed) -> JSONValue {
+        var reader = Reader(bytes: buffer)
+        reader.skipWhitespace()
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        guard reader.index == buffer.count else { throw Malformed(offset: reader.index) }
+        return value
     }
 
     private struct Reader {
@@ -71,7 +80,7 @@ enum Chat3JSONReader {
         }
 
         mutating func object(depth: Int) throws(Malformed) -> JSONValue {
-            guard depth <= Chat3JSONReader.maxDepth else { throw failure }
+            guard depth <= JSONReader.maxDepth else { throw failure }
             index += 1
             var object: [String: JSONValue] = [:]
             skipWhitespace()
@@ -103,7 +112,7 @@ enum Chat3JSONReader {
         }
 
         mutating func array(depth: Int) throws(Malformed) -> JSONValue {
-            guard depth <= Chat3JSONReader.maxDepth else { throw failure }
+            guard depth <= JSONReader.maxDepth else { throw failure }
             index += 1
             var array: [JSONValue] = []
             skipWhitespace()
