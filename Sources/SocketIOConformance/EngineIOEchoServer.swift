@@ -32,7 +32,10 @@ public actor EngineIOEchoServer: EngineIOEndpoint {
         return EngineIOSession.openPacket(sid: sid, transport: .polling, configuration: configuration)
     }
 
-    public func poll(sid: String) async throws(EngineIORequestError) -> String {
+    /// The echo keeps a session whose GET connection closed until its ping timeout (the suites ask no more).
+    public func poll(
+        sid: String, onConnectionClose: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil
+    ) async throws(EngineIORequestError) -> String {
         guard sessions[sid] != nil else { throw .unknownSessionID }
         lastToken += 1
         let token = lastToken
@@ -152,12 +155,12 @@ public actor EngineIOEchoServer: EngineIOEndpoint {
     private func perform(_ effects: [EngineIOEffect], sid: String) {
         for effect in effects {
             switch effect {
-            case .respondToPoll(let body):
+            case .respondToPoll(let body, _):
                 if let waiter = sessions[sid]?.poll {
                     sessions[sid]?.poll = nil
                     waiter.continuation.resume(returning: .success(body))
                 }
-            case .writeWebSocket(let text):
+            case .writeWebSocket(let text, _):
                 sessions[sid]?.webSocket?.write(text)
             case .closeWebSocket:
                 sessions[sid]?.webSocket?.close()

@@ -6,7 +6,10 @@ public protocol EngineIOEndpoint: Actor {
     associatedtype Connection: Sendable
 
     func openPollingSession(headers: [String: String]) -> String
-    func poll(sid: String) async throws(EngineIORequestError) -> String
+    /// A held GET; `onConnectionClose` registers what to run when its connection closes (nil: nothing).
+    func poll(
+        sid: String, onConnectionClose: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
+    ) async throws(EngineIORequestError) -> String
     func post(sid: String, body: String) async throws(EngineIORequestError)
     func close(sid: String)
     func sessionState(sid: String) -> EngineIOSession.State?

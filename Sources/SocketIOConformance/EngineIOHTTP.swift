@@ -38,7 +38,7 @@ struct EngineIOMount<Endpoint: EngineIOEndpoint> {
             let known = await endpoint.sessionState(sid: sid) != nil
             return Self.refusal(known ? .badRequest : .unknownSessionID)
         }
-        do throws(EngineIORequestError) { return Self.text(try await endpoint.poll(sid: sid)) } catch {
+        do throws(EngineIORequestError) { return Self.text(try await endpoint.poll(sid: sid, onConnectionClose: nil)) } catch {
             return Self.refusal(error)
         }
     }

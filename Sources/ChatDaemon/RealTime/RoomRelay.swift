@@ -80,7 +80,7 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
             "to": .array(notice.recipients.map { .string($0.rawValue) }),
         ]
         if let name = notice.userName { message["userName"] = .string(name) }
-        publish(message)
+        publish(message, attempts: 1)
     }
 
     /// Where token revocations (logouts) from other instances go; set once, before `run`.
