@@ -17,16 +17,21 @@ public struct ConformanceServer: Sendable {
     public let echo: EngineIOEchoServer
     public let socketIO: SocketIOServer
 
-    public init() {
-        echo = EngineIOEchoServer(configuration: Self.engine)
+    public let configuration: EngineIOConfiguration
+
+    /// - Parameter engine: the suites' heartbeat by default; tests that must not race a loaded machine's
+    ///   scheduler against a 200 ms pong timeout pass a longer one.
+    public init(engine: EngineIOConfiguration = ConformanceServer.engine) {
+        configuration = engine
+        echo = EngineIOEchoServer(configuration: engine)
         socketIO = ConformanceHandlers().makeServer(
-            configuration: SocketIOServer.Configuration(engine: Self.engine, sweepInterval: Self.sweepInterval))
+            configuration: SocketIOServer.Configuration(engine: engine, sweepInterval: Self.sweepInterval))
     }
 
     /// Serves until the task is cancelled; `onReady` gets the bound port (useful with port 0).
     public func run(host: String = "127.0.0.1", port: Int, logger: Logger,
                     onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let maxPayload = Self.engine.maxPayload
+        let maxPayload = configuration.maxPayload
         let echoMount = EngineIOMount(path: "/engine.io", endpoint: echo, maxPayload: maxPayload)
         let socketIOMount = EngineIOMount(path: "/socket.io", endpoint: socketIO, maxPayload: maxPayload)
         let router = Router()

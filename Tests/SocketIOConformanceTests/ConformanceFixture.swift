@@ -2,6 +2,7 @@ import ChatCore
 import Foundation
 import HummingbirdWSClient
 import Logging
+import SocketIO
 import SocketIOConformance
 import Synchronization
 import TestSupport
@@ -16,13 +17,20 @@ struct ConformanceFixture {
         "ws://127.0.0.1:\(port)\(path)/?\(query)"
     }
 
-    static func with(_ body: (ConformanceFixture) async throws -> Void) async throws {
+    /// The suites' heartbeat (ping 300 ms, pong within 200 ms): for the tests about the heartbeat itself.
+    static let suite = ConformanceServer.engine
+    /// Pings every 300 ms but 10 s to answer, so a test on a loaded machine keeps its session.
+    static let lenient = EngineIOConfiguration(pingInterval: .milliseconds(300), pingTimeout: .seconds(10))
+    /// No ping during a test: for exact payload comparisons over polling.
+    static let quiet = EngineIOConfiguration(pingInterval: .seconds(60), pingTimeout: .seconds(60))
+
+    static func with(_ engine: EngineIOConfiguration = quiet, _ body: (ConformanceFixture) async throws -> Void) async throws {
         let ready = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "conformance-test")
         // Cancelling the server at the end of each test logs shutdown noise at error level.
         logger.logLevel = .critical
         let server = Task { [logger] in
-            try await ConformanceServer().run(port: 0, logger: logger) { port in
+            try await ConformanceServer(engine: engine).run(port: 0, logger: logger) { port in
                 ready.continuation.yield(port)
             }
         }
@@ -76,7 +84,9 @@ final class WireSocket: Sendable {
     private let recorder = Recorder()
     private let task: Task<Void, Never>
 
-    init(_ url: String) {
+    /// - Parameter answerPings: pong every ping as soon as it arrives (the tests about the heartbeat
+    ///   answer them themselves, or not at all).
+    init(_ url: String, answerPings: Bool = true) {
         let recorder = self.recorder
         task = Task {
             let client = WebSocketClient(url: url, configuration: .init(maxFrameSize: 1 << 21),
@@ -88,6 +98,7 @@ final class WireSocket: Sendable {
                     case .binary(let buffer): .binary(Array(buffer.readableBytesView))
                     }
                     recorder.state.withLock { $0.frames.append(frame) }
+                    if answerPings, frame == .text("2") { try await outbound.write(.text("3")) }
                 }
             }
             _ = try? await client.run()
