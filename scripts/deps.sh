@@ -25,8 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Test-only Python tools: real third-party clients and the MongoDB wire stand-in.
-python_packages=(mockupdb mongomock pymongo "python-socketio[client]" websocket-client pika requests)
-stamp=".venv/.chatd-deps-1"
+python_packages=(mockupdb mongomock pymongo "python-socketio[client]" websocket-client pika requests schemathesis)
+stamp=".venv/.chatd-deps-2"
 if [ ! -f "$stamp" ]; then
     echo "deps: preparing .venv" >&2
     python3 -m venv .venv

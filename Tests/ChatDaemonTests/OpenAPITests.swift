@@ -115,6 +115,11 @@ struct OpenAPITests {
             let media = send["anyOf"]?.arrayValue?.first { $0["required"] == ["type", "meta"] }
             #expect(media?["properties"]?["meta"]?["required"] == ["url"], "\(send)")
             #expect(body("/api/dialogs", "post")?["properties"]?["memberIds"]?["maxItems"] == 100)
+            #expect(send["properties"]?["meta"]?["propertyNames"]?["pattern"] == "^[A-Za-z0-9_]{1,100}$")
+            let search = paths["/api/users"]?["get"]?["parameters"]?.arrayValue?.first { $0["name"] == "search" }
+            let searchPattern = try #require(search?["schema"]?["pattern"]?.stringValue)
+            #expect(matches(searchPattern, "") && matches(searchPattern, "an") && !matches(searchPattern, "a")
+                && !matches(searchPattern, " a ") && !matches(searchPattern, "a\u{1}b"))
             let limit = paths["/api/dialogs"]?["get"]?["parameters"]?.arrayValue?.first { $0["name"] == "limit" }
             #expect(limit?["schema"]?["maximum"] == 100)
             #expect(paths["/api/dialogs/{dialogId}/unread"]?["patch"]?["requestBody"]?["required"] == false)

@@ -79,7 +79,7 @@ enum ChatAPI {
         APIRoute(method: .post, path: "/api/auth/request-code", summary: "Create the user if new and send a login code",
                  tag: "auth", authenticated: false,
                  body: Schema.object(["phone": Schema.phone,
-                                      "name": Schema.text(length: 1...100, description: "Required for a new phone number")],
+                                      "name": Schema.nullable(Schema.text(length: 1...100, description: "Required for a new phone number"))],
                                      required: ["phone"]),
                  errors: [400, 429, 503]),
         APIRoute(method: .post, path: "/api/auth/verify-code", summary: "Check a login code and issue a JWT",
@@ -127,10 +127,18 @@ enum Schema {
         return .object(schema)
     }
 
+    /// OpenAPI 3.1 (JSON Schema 2020-12): null is one more type.
     static func nullable(_ schema: JSONValue) -> JSONValue {
-        guard case .object(var object) = schema else { return schema }
-        object["nullable"] = true
+        guard case .object(var object) = schema, let type = object["type"]?.stringValue else { return schema }
+        object["type"] = [.string(type), "null"]
         return .object(object)
+    }
+
+    /// Free text a search may also leave blank (nothing typed): blank, or at least two non-blank characters.
+    static func search(maxLength: Int) -> JSONValue {
+        let plain = #"[^\x00-\x1f\x7f-\x9f]"#, solid = #"[^\s\x00-\x1f\x7f-\x9f]"#
+        return ["type": "string", "maxLength": .number(Double(maxLength)),
+                "pattern": .string("^(\\s*|\(plain)*\(solid)\(plain)*\(solid)\(plain)*)$")]
     }
 
     static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
@@ -168,7 +176,7 @@ enum OpenAPIDocument {
         let errorSchema = Schema.object(["success": ["type": "boolean", "enum": [false]], "error": Schema.string,
                                          "code": Schema.string], required: ["success", "error", "code"])
         return [
-            "openapi": "3.0.3",
+            "openapi": "3.1.0",
             "info": ["title": "chatd API", "version": "1.0.0",
                      "description": "Chat backend in front of Chat3. Errors use {success:false, error, code}."],
             "paths": .object(paths.mapValues { .object($0) }),

@@ -28,7 +28,7 @@ struct DialogRoutes {
             APIRoute(method: .post, path: "/api/dialogs", summary: "Create a dialog with the caller and members",
                      tag: "dialogs",
                      body: Schema.object(["name": Schema.text(length: Self.nameLength),
-                                          "memberIds": ["type": "array", "nullable": true, "maxItems": .number(Double(Self.maxMembers)),
+                                          "memberIds": ["type": ["array", "null"], "maxItems": .number(Double(Self.maxMembers)),
                                                         "items": Schema.pattern(OpenAPIDocument.userIDPattern)]],
                                          required: ["name"]),
                      success: 201, errors: [400, 503], handler: { try await self.create($0, $1) }),
@@ -52,7 +52,7 @@ struct DialogRoutes {
                      response: Schema.object(["data": Schema.object([
                          "dialogId": Schema.pattern(OpenAPIDocument.parameterPatterns["dialogId"]!),
                          "unreadCount": ["type": "integer", "minimum": 0],
-                         "lastSeenAt": ["nullable": true, "description": "Chat3's timestamp"],
+                         "lastSeenAt": ["description": "Chat3's timestamp, or null"],
                      ], required: ["dialogId", "unreadCount"])], required: ["data"]),
                      errors: [400, 404, 503], handler: { try await self.setUnread($0, $1) }),
         ]
@@ -60,10 +60,10 @@ struct DialogRoutes {
 
     static let maxUnread = 1_000_000
     static let unreadBody = Schema.object([
-        "unreadCount": ["type": "integer", "minimum": 0, "maximum": .number(Double(maxUnread)),
+        "unreadCount": ["type": ["integer", "null"], "minimum": 0, "maximum": .number(Double(maxUnread)),
                         "description": "At most the current count; default 0"],
-        "lastSeenAt": ["type": "number", "minimum": 0, "description": "Milliseconds since 1970"],
-        "reason": Schema.string(length: 1...100),
+        "lastSeenAt": ["type": ["number", "null"], "minimum": 0, "description": "Milliseconds since 1970"],
+        "reason": Schema.nullable(Schema.string(length: 1...100)),
     ])
 
     // MARK: Handlers

@@ -20,15 +20,16 @@ struct MessageRoutes {
     static let sendBody: JSONValue = {
         guard case .object(var schema) = Schema.object([
             "content": ["type": "string", "minLength": 1, "maxLength": 4096, "pattern": #"^[\s\S]*\S[\s\S]*$"#],
-            "type": Schema.enumeration(["text", "image", "file"]),
-            "meta": ["type": "object", "maxProperties": 20, "nullable": true,
-                     "description": "At most 20 keys of 1 to 100 characters of A-Z, a-z, 0-9 and _"],
+            // null is taken as absent, as everywhere.
+            "type": ["type": ["string", "null"], "enum": ["text", "image", "file", nil]],
+            "meta": ["type": ["object", "null"], "maxProperties": 20,
+                     "propertyNames": ["pattern": "^[A-Za-z0-9_]{1,100}$"]],
         ], required: ["content"]) else { return .null }
         let webURL: JSONValue = ["type": "string", "maxLength": 2048,
                                  "pattern": #"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"#]
         schema["anyOf"] = [
             ["not": ["required": ["type"]]],
-            ["properties": ["type": Schema.enumeration(["text"])]],
+            ["properties": ["type": ["enum": ["text", nil]]]],
             ["required": ["type", "meta"],
              "properties": ["type": Schema.enumeration(["image", "file"]),
                             "meta": ["type": "object", "required": ["url"], "properties": ["url": webURL]]]],

@@ -26,7 +26,7 @@ struct UserRoutes {
             APIRoute(method: .get, path: "/api/users",
                      summary: "Find users by part of their name or by exact phone; shows userId and name only",
                      tag: "users",
-                     query: [APIParameter(name: "search", schema: Schema.string(length: Self.searchLength)), .page, .limit],
+                     query: [APIParameter(name: "search", schema: Schema.search(maxLength: Self.searchLength.upperBound)), .page, .limit],
                      response: Schema.object([
                          "data": Schema.array(Schema.object(["userId": Schema.pattern(OpenAPIDocument.userIDPattern),
                                                              "name": Schema.string, "isBot": Schema.boolean],
@@ -56,10 +56,15 @@ struct UserRoutes {
     func search(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
         let me = try RouteInput.caller(context)
         let (page, limit) = try RouteInput.paging(request, defaultLimit: 50)
-        let text = request.uri.queryParameters.get("search")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        // Lengths in code points, as the document's JSON Schema counts them.
+        let raw = Self.formValue("search", in: request.uri.query) ?? ""
+        guard raw.unicodeScalars.count <= Self.searchLength.upperBound else {
+            throw APIError.badRequest("search must be 2 to 100 characters")
+        }
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         // The view opens with an empty box: nothing typed finds nobody (no listing of all users).
         guard !text.isEmpty else { return Self.page([], page: page, limit: limit) }
-        guard Self.searchLength.contains(text.count),
+        guard text.unicodeScalars.count >= Self.searchLength.lowerBound,
               !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else { throw APIError.badRequest("search must be 2 to 100 characters") }
         var found: [User]
@@ -71,6 +76,16 @@ struct UserRoutes {
         }
         found.removeAll { $0.userId == me }
         return Self.page(Array(found.prefix(Self.searchCap)), page: page, limit: limit)
+    }
+
+    /// A query value decoded as HTML forms encode it: `+` is a space, `%2B` a plus (a phone's leading +).
+    static func formValue(_ name: String, in query: String?) -> String? {
+        for pair in (query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
+        return nil
     }
 
     /// The search as a phone number, when it is one: digits with the usual punctuation, 11 to 15 digits.
