@@ -20,9 +20,8 @@ struct OutageLog {
     }
 
     /// A failed attempt; logs the first one and then a summary each `repeatEvery`.
-    mutating func failed(reason: String, retryIn: Duration, logger: Logger) {
+    mutating func failed(reason: String, retryIn: Duration, logger: Logger, at now: ContinuousClock.Instant = .now) {
         attempts += 1
-        let now = ContinuousClock.now
         guard let since else {
             self.since = Date()
             lastLogged = now
