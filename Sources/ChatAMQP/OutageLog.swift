@@ -20,14 +20,13 @@ struct OutageLog {
     }
 
     /// A failed attempt; logs the first one and then a summary each `repeatEvery`.
-    mutating func failed(reason: String, retryIn: Duration, logger: Logger) {
+    mutating func failed(reason: String, retryIn: Duration, logger: Logger, at now: ContinuousClock.Instant = .now) {
         attempts += 1
-        let now = ContinuousClock.now
         guard let since else {
             self.since = Date()
             lastLogged = now
             logger.warning("\(what) disconnected", metadata: [
-                "amqp.connection": "\(connection)", "error": "\(reason)", "amqp.retry_in": "\(retryIn)",
+                "amqp.connection": "\(connection)", "error": "\(reason)", "amqp.retry_in": "\(Self.seconds(retryIn))",
             ])
             return
         }
@@ -46,6 +45,12 @@ struct OutageLog {
         ])
         self.since = nil
         attempts = 0
+    }
+
+    /// `1.5s`, not Swift's "1.5324 seconds".
+    static func seconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(format: "%.1fs", Double(seconds) + Double(attoseconds) / 1e18)
     }
 
     static func format(_ date: Date) -> String {

@@ -47,7 +47,8 @@ public enum ChatctlMain {
             return 0
         } catch {
             let failure = CTLError(error)
-            context.log("chatctl: \(failure.message)")
+            // Several problems (config check) are one line each.
+            for line in failure.message.split(separator: "\n") { context.log("chatctl: \(line)") }
             return failure.exitStatus
         }
     }

@@ -86,9 +86,18 @@ public enum ConfigError: Error, Equatable, Sendable {
     case unreadableFile(path: String, reason: String)
     case syntax(path: String, line: Int, reason: String)
     case unknownKey(path: String, key: String, line: Int)
+    /// More than one of the above: every problem is reported at once, in key order.
+    case several([ConfigError])
+
+    /// Each problem on its own.
+    public var all: [ConfigError] {
+        if case .several(let errors) = self { return errors.flatMap(\.all) }
+        return [self]
+    }
 
     public var message: String {
         switch self {
+        case .several(let errors): errors.map(\.message).joined(separator: "\n")
         case .invalid(let key, let reason): "config: \(key): \(reason)"
         case .unreadableFile(let path, let reason): "config: cannot read \(path): \(reason)"
         case .syntax(let path, let line, let reason): "config: \(path):\(line): \(reason)"

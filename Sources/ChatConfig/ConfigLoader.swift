@@ -37,9 +37,10 @@ public struct ConfigLoader: Sendable {
             }
         }
         if let file {
-            for entry in file.values where ConfigKey.named(entry.key) == nil && !entry.key.hasSuffix("_file") {
-                throw .unknownKey(path: path, key: entry.key, line: entry.line)
-            }
+            let unknown = file.values.filter { ConfigKey.named($0.key) == nil && !$0.key.hasSuffix("_file") }
+                .map { ConfigError.unknownKey(path: path, key: $0.key, line: $0.line) }
+            if unknown.count == 1 { throw unknown[0] }
+            if unknown.count > 1 { throw .several(unknown) }
         }
         var resolved: [String: (String, String)] = [:]
         for key in ConfigKey.all {
@@ -73,60 +74,62 @@ public struct ConfigLoader: Sendable {
 
     public func load() throws(ConfigError) -> ChatdConfig {
         let raw = try resolve()
-        var reader = TypedReader(raw: raw.mapValues(\.value))
+        // The reader records each bad value and goes on with a stand-in, so one run finds every problem.
+        let reader = TypedReader(raw: raw.mapValues(\.value), collecting: true)
         let dev = try reader.bool("dev")
         let stateDirectory = try reader.string("state_dir")
         let storeURL = reader.optional("store.url") ?? "sqlite://\(stateDirectory)/chatd.sqlite"
-        do { _ = try StoreURLCheck.validate(storeURL) } catch { throw .invalid(key: "store.url", reason: error.reason) }
+        do { _ = try StoreURLCheck.validate(storeURL) } catch { try reader.report(.invalid(key: "store.url", reason: error.reason)) }
 
-        let sender: ChatdConfig.SMSSender
+        var sender = ChatdConfig.SMSSender.log
         switch reader.optional("sms.sender") ?? (dev ? "log" : nil) {
-        case nil: throw .invalid(key: "sms.sender", reason: "required outside dev mode: webhook or command (SMS_SENDER)")
+        case nil: try reader.report(.invalid(key: "sms.sender", reason: "required outside dev mode: webhook or command (SMS_SENDER)"))
         case "log"?:
-            guard dev else { throw .invalid(key: "sms.sender", reason: "log prints codes and is allowed only with --dev") }
-            sender = .log
+            if !dev { try reader.report(.invalid(key: "sms.sender", reason: "log prints codes and is allowed only with --dev")) }
         case "webhook"?:
-            guard let url = reader.optional("sms.webhook_url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw .invalid(key: "sms.webhook_url", reason: "an http(s) URL is required when sms.sender is webhook")
+            if let url = reader.optional("sms.webhook_url"), url.hasPrefix("http://") || url.hasPrefix("https://") {
+                sender = .webhook(url: url)
+            } else {
+                try reader.report(.invalid(key: "sms.webhook_url", reason: "an http(s) URL is required when sms.sender is webhook"))
             }
-            sender = .webhook(url: url)
         case "command"?:
-            guard let command = reader.optional("sms.command"), !command.isEmpty else {
-                throw .invalid(key: "sms.command", reason: "a program is required when sms.sender is command")
+            if let command = reader.optional("sms.command"), !command.isEmpty {
+                sender = .command(path: command)
+            } else {
+                try reader.report(.invalid(key: "sms.command", reason: "a program is required when sms.sender is command"))
             }
-            sender = .command(path: command)
         case let other?:
-            throw .invalid(key: "sms.sender", reason: "'\(other)' is not one of log, webhook, command")
+            try reader.report(.invalid(key: "sms.sender", reason: "'\(other)' is not one of log, webhook, command"))
         }
 
         let secret = reader.optional("jwt.secret")
         if let secret, secret.utf8.count < 32 {
-            throw .invalid(key: "jwt.secret", reason: "must be at least 32 bytes (has \(secret.utf8.count))")
+            try reader.report(.invalid(key: "jwt.secret", reason: "must be at least 32 bytes (has \(secret.utf8.count))"))
         }
         if secret == nil && !dev {
-            throw .invalid(key: "jwt.secret", reason: "required (JWT_SECRET or JWT_SECRET_FILE); only --dev generates one")
+            try reader.report(.invalid(key: "jwt.secret", reason: "required (JWT_SECRET or JWT_SECRET_FILE); only --dev generates one"))
         }
         let cors = (reader.optional("server.cors_origins") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 
-        let trustedProxies: TrustedProxies
+        var trustedProxies = try! TrustedProxies(parsing: "")
         do { trustedProxies = try TrustedProxies(parsing: reader.optional("server.trusted_proxies") ?? "") } catch {
-            throw .invalid(key: "server.trusted_proxies", reason: error.description)
+            try reader.report(.invalid(key: "server.trusted_proxies", reason: error.description))
         }
 
         let queueTemplate = try reader.template("rabbitmq.queue_template")
         let instanceName = reader.optional("rabbitmq.instance") ?? ""
-        guard instanceName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
-            throw .invalid(key: "rabbitmq.instance", reason: "letters, digits, - and _ only")
+        if !instanceName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            try reader.report(.invalid(key: "rabbitmq.instance", reason: "letters, digits, - and _ only"))
         }
         // Several instances on one user's queue would compete for its messages and split the stream.
         if !instanceName.isEmpty && !queueTemplate.contains("{instance}") {
-            throw .invalid(key: "rabbitmq.queue_template", reason: "must contain {instance} when rabbitmq.instance is set")
+            try reader.report(.invalid(key: "rabbitmq.queue_template", reason: "must contain {instance} when rabbitmq.instance is set"))
         }
         let bindings = (reader.optional("rabbitmq.bindings") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !bindings.isEmpty, bindings.allSatisfy({ $0.contains("{userId}") }) else {
-            throw .invalid(key: "rabbitmq.bindings", reason: "one or more routing keys, each containing {userId}")
+        if bindings.isEmpty || !bindings.allSatisfy({ $0.contains("{userId}") }) {
+            try reader.report(.invalid(key: "rabbitmq.bindings", reason: "one or more routing keys, each containing {userId}"))
         }
 
         var config = ChatdConfig(
@@ -171,6 +174,7 @@ public struct ConfigLoader: Sendable {
             verifyIPHourlyLimit: try reader.int("auth.verify_ip_hourly_limit", in: 1...1_000_000),
             limits: try ServerLimits(reader))
         config.logFormat = try reader.choice("log.format")
+        try reader.finish()
         return config
     }
 
@@ -211,9 +215,45 @@ public struct ConfigLoader: Sendable {
     }
 }
 
-/// Converts raw texts into typed values, naming the key in every error.
+/// Converts raw texts into typed values, naming the key in every error. A collecting reader records
+/// each problem and returns a stand-in value instead of throwing, so a check sees every bad key at
+/// once; `finish()` then throws them all.
 struct TypedReader {
+    final class Problems {
+        var errors: [ConfigError] = []
+    }
+
     let raw: [String: String]
+    let collecting: Bool
+    let problems = Problems()
+
+    init(raw: [String: String], collecting: Bool = false) {
+        self.raw = raw
+        self.collecting = collecting
+    }
+
+    /// Throws `error` now, or (collecting) keeps it for `finish()`.
+    func report(_ error: ConfigError) throws(ConfigError) {
+        guard collecting else { throw error }
+        problems.errors.append(error)
+    }
+
+    /// Throws what was collected: one error as itself, several together.
+    func finish() throws(ConfigError) {
+        switch problems.errors.count {
+        case 0: return
+        case 1: throw problems.errors[0]
+        default:
+            // In the order of the key table (and of `chatctl config default`), whatever order they were found in.
+            let order = Dictionary(ConfigKey.all.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+            func rank(_ error: ConfigError) -> Int {
+                if case .invalid(let key, _) = error { return order[key] ?? Int.max }
+                return -1
+            }
+            throw .several(problems.errors.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }
+                .map(\.element))
+        }
+    }
 
     func optional(_ key: String) -> String? {
         guard let value = raw[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
@@ -221,7 +261,10 @@ struct TypedReader {
     }
 
     func string(_ key: String) throws(ConfigError) -> String {
-        guard let value = optional(key) else { throw .invalid(key: key, reason: "must not be empty") }
+        guard let value = optional(key) else {
+            try report(.invalid(key: key, reason: "must not be empty"))
+            return ConfigKey.named(key)?.defaultValue ?? ""
+        }
         return value
     }
 
@@ -229,45 +272,63 @@ struct TypedReader {
         switch optional(key)?.lowercased() {
         case nil, "0", "false", "no", "off": return false
         case "1", "true", "yes", "on": return true
-        case let other?: throw .invalid(key: key, reason: "'\(other)' is not a boolean (true or false)")
+        case let other?:
+            try report(.invalid(key: key, reason: "'\(other)' is not a boolean (true or false)"))
+            return false
         }
     }
 
     func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
-        let text = try string(key)
+        guard let text = optional(key) else {
+            try report(.invalid(key: key, reason: "must not be empty"))
+            return range.lowerBound
+        }
         guard let value = Int(text), range.contains(value) else {
-            throw .invalid(key: key, reason: "'\(text)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
+            try report(.invalid(key: key, reason: "'\(text)' is not an integer in \(range.lowerBound)...\(range.upperBound)"))
+            return range.lowerBound
         }
         return value
     }
 
     func duration(_ key: String, positive: Bool = false) throws(ConfigError) -> Double {
-        let text = try string(key)
+        guard let text = optional(key) else {
+            try report(.invalid(key: key, reason: "must not be empty"))
+            return 1
+        }
         guard let seconds = DurationText.seconds(text), !positive || seconds > 0 else {
-            throw .invalid(key: key, reason: "'\(text)' is not a duration like 90s, 5m, 48h")
+            try report(.invalid(key: key, reason: "'\(text)' is not a duration like 90s, 5m, 48h"))
+            return 1
         }
         return seconds
     }
 
     func choice<T: RawRepresentable & CaseIterable>(_ key: String) throws(ConfigError) -> T where T.RawValue == String {
-        let text = try string(key).lowercased()
+        let text = (optional(key) ?? "").lowercased()
         guard let value = T(rawValue: text) else {
-            throw .invalid(key: key, reason: "'\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            try report(.invalid(key: key, reason: "'\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
+            return T.allCases.first!
         }
         return value
     }
 
     func url(_ key: String, schemes: [String]) throws(ConfigError) -> String {
-        let text = try string(key)
+        let text = optional(key) ?? ""
         guard let components = URLComponents(string: text), let scheme = components.scheme,
               schemes.contains(scheme), components.host?.isEmpty == false
-        else { throw .invalid(key: key, reason: "not a \(schemes.joined(separator: "/")) URL") }
+        else {
+            try report(.invalid(key: key, reason: "not a \(schemes.joined(separator: "/")) URL"))
+            return ConfigKey.named(key)?.defaultValue ?? text
+        }
         return text
     }
 
     func template(_ key: String) throws(ConfigError) -> String {
-        let text = try string(key)
-        guard text.contains("{userId}") else { throw .invalid(key: key, reason: "must contain {userId}") }
+        let text = optional(key) ?? ""
+        guard text.contains("{userId}") else {
+            try report(.invalid(key: key, reason: "must contain {userId}"))
+            // A stand-in that raises no second, derived complaint.
+            return "{instance}{userId}"
+        }
         return text
     }
 }

@@ -90,8 +90,23 @@ struct ConfigLoaderTests {
             _ = try loader(env: environment).load()
             Issue.record("expected an error for \(key)")
         } catch {
-            guard case .invalid(let named, _) = error else { Issue.record("unexpected \(error)"); return }
+            // The first problem is the bad value itself (a bad `dev` also leaves the SMS sender unsettled).
+            guard case .invalid(let named, _)? = error.all.first else { Issue.record("unexpected \(error)"); return }
             #expect(named == key)
+        }
+    }
+
+    @Test("every bad value is reported at once, in key order, not only the first")
+    func severalBadValues() {
+        do {
+            _ = try loader(env: ["JWT_SECRET": "short", "CHATD_DEV": "1", "PORT": "abc", "LOG_LEVEL": "loud"]).load()
+            Issue.record("expected errors")
+        } catch {
+            let keys = error.all.compactMap { problem -> String? in
+                if case .invalid(let key, _) = problem { return key }
+                return nil
+            }
+            #expect(keys == ["log.level", "server.port", "jwt.secret"])
         }
     }
 

@@ -38,7 +38,7 @@ struct NginxTests {
                 "CHAT3_API_URL": "http://127.0.0.1:9/api",
             ].merging(extra) { $1 }
             let created = try await runCommand(ChatBinaries.path("chatctl"),
-                                               ["user", "create", "--phone", "79005550177", "--name", "Nora", "--json"],
+                                               ["user", "create", "--create-store", "--phone", "79005550177", "--name", "Nora", "--json"],
                                                environment: shared)
             guard created.status == 0, let userId = try JSONValue.parse(created.stdout)["userId"]?.stringValue else {
                 throw SetUpError("chatctl user create: \(created.stderr)")

@@ -282,3 +282,56 @@ struct StartMetricsTests {
         #expect(value(#"chatd_chat3_breaker_state{state="open"}"#) == 0)
     }
 }
+
+/// `chatctl config check` as an operator uses it before a restart.
+@Suite("chatctl config check")
+struct ConfigCheckTests {
+    let chatctl = ChatBinaries.path("chatctl")
+
+    @Test("three bad values are reported together, one line each, with exit 78")
+    func everyError() async throws {
+        let directory = try TemporaryDirectory("ops-check")
+        defer { directory.remove() }
+        try "[server]\nport = 99999\n[log]\nlevel = \"loud\"\n".write(toFile: directory.path("chatd.toml"), atomically: true, encoding: .utf8)
+        let result = try await runCommand(chatctl, ["config", "check", "--config", directory.path("chatd.toml")],
+                                          environment: ["JWT_SECRET": "short", "SMS_SENDER": "command", "SMS_COMMAND": "/bin/true"])
+        #expect(result.status == 78, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderrLines
+        #expect(lines.count == 3, "\(result.stderr)")
+        for key in ["server.port", "log.level", "jwt.secret"] {
+            #expect(lines.contains { $0.hasPrefix("chatctl: config: \(key): ") }, "\(key): \(result.stderr)")
+        }
+    }
+
+    @Test("URLs show user, host and port with the password masked; secrets show (set); derived values are shown")
+    func maskedAndDerived() async throws {
+        let directory = try TemporaryDirectory("ops-check")
+        defer { directory.remove() }
+        let env = [
+            "CHATD_CONFIG": "/dev/null", "CHATD_DEV": "1", "CHATD_STATE_DIR": directory.url.path,
+            "RABBITMQ_URL": "amqp://chat:s3cret-amqp@rabbit.internal:5673/chat",
+            "RABBITMQ_MANAGEMENT_URL": "http://ops:s3cret-mgmt@rabbit.internal:15672",
+            "CHAT3_API_KEY": "s3cret-chat3-key",
+        ]
+        let result = try await runCommand(chatctl, ["config", "check", "--json"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.contains("s3cret"), "\(result.stdout)")
+        let entries = try #require(try JSONValue.parse(result.stdout).arrayValue)
+        func value(_ key: String) -> String? { entries.first { $0["key"]?.stringValue == key }?["value"]?.stringValue }
+        func source(_ key: String) -> String? { entries.first { $0["key"]?.stringValue == key }?["source"]?.stringValue }
+        #expect(value("rabbitmq.url") == "amqp://chat:***@rabbit.internal:5673/chat")
+        #expect(value("rabbitmq.management_url") == "http://ops:***@rabbit.internal:15672")
+        #expect(value("chat3.api_key") == "(set)")
+        #expect(value("store.url") == "sqlite://\(directory.url.path)/chatd.sqlite")
+        #expect(source("store.url") == "derived from state_dir")
+        #expect(value("sms.sender") == "log")
+
+        var mongo = env
+        mongo["CHATD_STORE"] = "mongodb://admin:hunter2@db.internal:27017/chat"
+        let table = try await runCommand(chatctl, ["config", "check"], environment: mongo)
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("mongodb://admin:***@db.internal:27017/chat"), "\(table.stdout)")
+        #expect(!table.stdout.contains("hunter2"))
+    }
+}

@@ -29,7 +29,7 @@ struct SocketIOChatdTests {
                 "CHAT3_API_URL": "http://127.0.0.1:9/api",
             ]
             let created = try await runCommand(ChatBinaries.path("chatctl"),
-                                               ["user", "create", "--phone", "79005550101", "--name", "Ann", "--json"],
+                                               ["user", "create", "--create-store", "--phone", "79005550101", "--name", "Ann", "--json"],
                                                environment: environment)
             guard created.status == 0, let userId = try JSONValue.parse(created.stdout)["userId"]?.stringValue else {
                 throw FixtureError.setUp("chatctl user create: \(created.stderr)")
