@@ -65,6 +65,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     private let presenceChanges: AsyncStream<PresenceChange>
     private let relay: (any RoomRelaying)?
     private let sessions: SessionWatch
+    private let membership: any DialogMembershipChecking
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
     /// - Parameter sessionRecheck: how often open sockets are checked against the store
@@ -77,6 +78,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         configuration = setup.server
         let presence = PresenceBook()
         self.presence = presence
+        membership = setup.membership
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
         presenceChanges = changes
         let slot = ServerSlot()
@@ -136,7 +138,33 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     @discardableResult
     public func deliver(_ event: String, _ payload: JSONValue, toUser userId: String) async -> Int {
         guard let id = UserID(rawValue: userId) else { return 0 }
+        // `chat3:update` comes first and once per update, with the normalized fields.
+        if event == "chat3:update" { await applyMemberRemoval(payload) }
         return await emit(event: event, args: [payload], toUser: id)
+    }
+
+    /// A `dialog.member.remove` takes the removed user's sockets here out of the dialog's room: they get
+    /// no more of its typing and presence, cannot type into it, and their presence is no longer announced
+    /// there. Every copy of the update (the removed user's and the remaining members') does it, so it
+    /// happens on every instance where any of them is connected; repeats change nothing. The membership
+    /// cache forgets the pair, so a rejoin asks Chat3 again (and is refused).
+    func applyMemberRemoval(_ update: JSONValue) async {
+        guard update["eventType"]?.stringValue == "dialog.member.remove",
+              let removed = update["data"]?["member"]?["userId"]?.stringValue.flatMap(UserID.init(rawValue:)),
+              let dialog = (update["dialogId"]?.stringValue ?? update["data"]?["dialog"]?["dialogId"]?.stringValue)
+                  .flatMap(DialogRoomID.init(rawValue:)) else { return }
+        membership.memberRemoved(removed, fromDialog: dialog)
+        let room = dialog.room
+        let leaving = await server.sockets(of: removed).intersection(await server.sockets(in: room))
+        guard !leaving.isEmpty else { return }
+        for socket in leaving { await server.leave(socket, room: room) }
+        presence.left(removed, room: room)
+        // An indicator the removed user left behind ends now rather than when it expires.
+        let stop: JSONValue = ["userId": .string(removed.rawValue), "dialogId": .string(dialog.rawValue)]
+        await server.emit("typing:stop", [stop], to: .room(room))
+        relay?.relay("typing:stop", [stop], toRoom: room)
+        logger.info("removed member left the dialog room", metadata: ["user.id": "\(removed)", "dialog.id": "\(dialog)",
+                                                                      "socket.count": "\(leaving.count)"])
     }
 
     /// An emit another instance relayed for one of its rooms: the sockets here watching that room get
