@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatCore
 import Foundation
 
 /// The operators' CLI for chatd.
@@ -47,7 +48,7 @@ public enum ChatctlMain {
             return 0
         } catch {
             let failure = CTLError(error)
-            context.log("chatctl: \(failure.message)")
+            context.log("chatctl: \(SecretMask.urlPasswords(in: failure.message))")
             return failure.exitStatus
         }
     }

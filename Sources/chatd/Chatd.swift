@@ -45,7 +45,7 @@ struct Chatd: AsyncParsableCommand {
         do {
             loaded = try ConfigLoader(flags: flagValues, environment: environment).load()
         } catch {
-            FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("chatd: \(LogSetup.masked(error.message))\n".utf8))
             throw ExitCode(78)
         }
         let logLevel = LogSetup.bootstrap(level: Logger.Level(rawValue: loaded.logLevel.rawValue) ?? .info, environment: environment)
@@ -60,7 +60,7 @@ struct Chatd: AsyncParsableCommand {
             try await Daemon.run(services, notifier: SystemdNotifier(environment: environment), control: control)
         } catch let error as StartupError {
             logger.critical("cannot start", metadata: ["error": "\(error.message)"])
-            FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("chatd: \(LogSetup.masked(error.message))\n".utf8))
             throw ExitCode(error.exitStatus)
         }
     }

@@ -1,9 +1,10 @@
+import ChatCore
 import Foundation
 import Logging
 import Synchronization
 
 /// One line per event on stderr: `<time> <level> <label>: <message> key=value …`.
-/// Under systemd (`JOURNAL_STREAM` set) the journal adds timestamps, so we leave them out.
+/// URL passwords are masked (`SecretMask`). Under systemd (`JOURNAL_STREAM` set) the journal adds timestamps, so we leave them out.
 /// The level comes from a shared `LogLevelSwitch`, so the control socket and SIGHUP change it for
 /// every logger at once, without a restart; a logger that sets its own level keeps that one.
 public struct LineLogHandler: LogHandler {
@@ -44,7 +45,8 @@ public struct LineLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new })
         for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        // A URL's password never reaches the log, whoever put the URL in a message or an error.
+        FileHandle.standardError.write(Data(SecretMask.urlPasswords(in: line).utf8))
     }
 }
 
@@ -70,6 +72,9 @@ public final class LogLevelSwitch: Sendable {
 
 /// Installs the handler for the whole process; called once, by an executable.
 public enum LogSetup {
+    /// `text` with URL passwords masked, for what an executable writes to stderr itself.
+    public static func masked(_ text: String) -> String { SecretMask.urlPasswords(in: text) }
+
     /// Returns the switch that changes every logger's level from now on.
     @discardableResult
     public static func bootstrap(level: Logger.Level, environment: [String: String]) -> LogLevelSwitch {
