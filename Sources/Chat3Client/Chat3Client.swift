@@ -227,6 +227,12 @@ public final class Chat3Client: Sendable {
         return status == 201
     }
 
+    /// Drops a remembered membership, for a removal this process learned of from an update (it may have
+    /// been made through another instance).
+    public func forgetMembership(_ user: UserID, of dialog: DialogID) {
+        memberships.remove(MembershipKey(user: user, dialog: dialog))
+    }
+
     public func removeMember(_ user: UserID, from dialog: DialogID) async throws(Chat3Error) {
         memberships.remove(MembershipKey(user: user, dialog: dialog))
         _ = try await call(.post, ["dialogs", dialog.rawValue, "members", user.rawValue, "remove"],

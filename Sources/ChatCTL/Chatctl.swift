@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatCore
 import Foundation
 
 /// The operators' CLI for chatd.
@@ -47,8 +48,8 @@ public enum ChatctlMain {
             return 0
         } catch {
             let failure = CTLError(error)
-            // Several problems (config check) are one line each.
-            for line in failure.message.split(separator: "\n") { context.log("chatctl: \(line)") }
+            // Several problems (config check) are one line each; a URL's password never reaches the terminal.
+            for line in SecretMask.urlPasswords(in: failure.message).split(separator: "\n") { context.log("chatctl: \(line)") }
             return failure.exitStatus
         }
     }

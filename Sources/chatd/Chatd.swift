@@ -46,7 +46,7 @@ struct Chatd: AsyncParsableCommand {
         do {
             loaded = try ConfigLoader(flags: flagValues, environment: environment).load()
         } catch {
-            FileHandle.standardError.write(Data("chatd: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("chatd: \(LogSetup.masked(error.message))\n".utf8))
             throw ExitCode(78)
         }
         // Under systemd, stderr is the journal: no timestamps, a syslog priority on each line.
@@ -63,8 +63,8 @@ struct Chatd: AsyncParsableCommand {
             })
             try await Daemon.run(services, notifier: SystemdNotifier(environment: environment), control: control)
         } catch let error as StartupError {
-            // One line, on stderr (the journal keeps it, at priority critical).
-            logger.critical("cannot start: \(error.message)")
+            // One line, on stderr (the journal keeps it, at priority critical); a URL's password masked.
+            logger.critical("cannot start: \(LogSetup.masked(error.message))")
             throw ExitCode(error.exitStatus)
         }
     }

@@ -66,5 +66,18 @@ struct IdentifierTests {
     func userIDRejects(text: String) {
         #expect(UserID(rawValue: text) == nil)
     }
-}
 
+    @Test("URL passwords are masked in any text; user, host and port stay", arguments: [
+        ("amqp://chatd:s3cret@rabbit.local:5672/vh", "amqp://chatd:***@rabbit.local:5672/vh"),
+        ("store unavailable: mongodb://admin:p%40ss@db1:27017,db2:27017/chat?tls=true failed",
+         "store unavailable: mongodb://admin:***@db1:27017,db2:27017/chat?tls=true failed"),
+        ("two: http://a:b@h1 and https://c:d@h2:8443/x", "two: http://a:***@h1 and https://c:***@h2:8443/x"),
+        ("url=\"https://u:pw@sms.example/send\"", "url=\"https://u:***@sms.example/send\""),
+        ("no password: amqp://guest@h:5672/ and http://h:80/p", "no password: amqp://guest@h:5672/ and http://h:80/p"),
+        ("plain text, no URL", "plain text, no URL"),
+        ("mongodb://u:pa:ss@h/db", "mongodb://u:***@h/db"),
+    ])
+    func secretMask(input: String, expected: String) {
+        #expect(SecretMask.urlPasswords(in: input) == expected)
+    }
+}

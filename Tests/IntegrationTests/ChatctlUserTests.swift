@@ -56,6 +56,34 @@ struct ChatctlUserTests {
         #expect(again.stdout.isEmpty)
     }
 
+    @Test("token inspect and revoke read the token from stdin given -, and an empty stdin is bad input")
+    func tokenFromStdin() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try "".write(toFile: directory.path("none.toml"), atomically: true, encoding: .utf8)
+        let env = try await sqliteEnvironment(directory).merging(["JWT_SECRET": String(repeating: "t", count: 40),
+                                                        "CHATD_CONTROL_SOCKET": directory.path("none.sock")]) { $1 }
+        let created = try await runCommand(chatctl, ["user", "create", "--phone", "79001112299", "--name", "Tia", "--json"],
+                                           environment: env)
+        let id = try #require(try JSONValue.parse(created.stdout)["userId"]?.stringValue)
+        let minted = try await runCommand(chatctl, ["token", "mint", "--user", id], environment: env)
+        let token = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(minted.status == 0 && token.split(separator: ".").count == 3, "\(minted.stderr)")
+
+        let inspected = try await runCommand(chatctl, ["token", "inspect", "-", "--json"], environment: env, stdin: token + "\n")
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(try JSONValue.parse(inspected.stdout)["valid"] == true)
+        let revoked = try await runCommand(chatctl, ["token", "revoke", "-"], environment: env, stdin: token + "\n")
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(revoked.stdout.contains("revoked"))
+        let again = try await runCommand(chatctl, ["token", "inspect", "-"], environment: env, stdin: token)
+        #expect(again.status == 1)
+        #expect(again.stdout.contains("revoked"))
+        let empty = try await runCommand(chatctl, ["token", "revoke", "-"], environment: env, stdin: "")
+        #expect(empty.status == 65, "\(empty.stderr)")
+        #expect(empty.stderr.contains("no token on stdin"))
+    }
+
     @Test("user list, show, rename, disable, enable and delete work end to end")
     func lifecycle() async throws {
         let directory = try TemporaryDirectory()

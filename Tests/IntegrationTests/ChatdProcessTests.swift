@@ -107,6 +107,34 @@ struct ChatdProcessTests {
 }
 
 extension ChatdProcessTests {
+    @Test("chatd's log and its startup errors show a URL's host and port but never its password")
+    func secretsMaskedInLogs() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var env = baseEnvironment(directory)
+        env["JWT_SECRET"] = String(repeating: "m", count: 40)
+        env["SMS_SENDER"] = "webhook"
+        env["SMS_WEBHOOK_URL"] = "http://sms:webhook-pw-5e1@127.0.0.1:9/send"
+        // Nothing listens on port 9: chatd logs the broker it cannot reach, at debug with every detail.
+        env["RABBITMQ_URL"] = "amqp://chatd:amqp-pw-3f8@127.0.0.1:9/"
+        let chatd = try await ChatdProcess.start(arguments: ["--log-level", "debug"], environment: env,
+                                                 logURL: directory.url.appendingPathComponent("chatd.log"))
+        _ = try await HTTPTestClient.json("POST", "\(chatd.baseURL)/api/auth/request-code", ["phone": "79007654323", "name": "Ann"])
+        try await Task.sleep(for: .seconds(1))
+        #expect(await chatd.service.stop() == 0)
+        let log = chatd.service.log
+        #expect(log.contains("127.0.0.1:9"), "the log names the broker: \(log.suffix(2000))")
+        #expect(!log.contains("amqp-pw-3f8") && !log.contains("webhook-pw-5e1"))
+
+        // A startup error quoting a store URL: the password is masked, the host and port stay.
+        var broken = env
+        broken["CHATD_STORE"] = "mongodb://admin:mongo-pw-77a@127.0.0.1:9/chat"
+        let failed = try await runCommand(ChatBinaries.path("chatd"), ["--port", "0"], environment: broken, timeoutSeconds: 60)
+        #expect(failed.status != 0)
+        #expect(!failed.stderr.contains("mongo-pw-77a"), "\(failed.stderr)")
+        #expect(failed.stderr.contains("127.0.0.1:9"), "\(failed.stderr)")
+    }
+
     @Test("the SMS command sees PATH, the locale, SMS_PHONE and SMS_CODE, and none of chatd's secrets")
     func smsCommandEnvironment() async throws {
         let directory = try TemporaryDirectory()

@@ -138,6 +138,52 @@ struct SessionFollowsTokenTests {
         }
     }
 
+    @Test("a member removed from a dialog leaves its room: no more typing from it, cannot type into it or rejoin")
+    func removedMemberLeavesRoom() async throws {
+        try await CrossInstanceRealTimeTests.withCluster { cluster in
+            let (directory, east, west) = (cluster.directory, cluster.east, cluster.west)
+            let alice = try await CrossInstanceRealTimeTests.login(east.baseURL, directory: directory, phone: "79003330011", name: "Alice")
+            let bob = try await CrossInstanceRealTimeTests.login(west.baseURL, directory: directory, phone: "79003330012", name: "Bob")
+            let carl = try await CrossInstanceRealTimeTests.login(west.baseURL, directory: directory, phone: "79003330013", name: "Carl")
+            let created = try await HTTPTestClient.json("POST", "\(east.baseURL)/api/dialogs",
+                                                         ["name": "ABC", "memberIds": [.string(bob.userId), .string(carl.userId)]],
+                                                         token: alice.token)
+            #expect(created.status == 201, "\(created.text)")
+            let dialogId = try #require(created.json?["data"]?["dialogId"]?.stringValue)
+            var clients: [ScriptedSocketClient] = []
+            defer { for client in clients { Task { await client.stop() } } }
+            for (baseURL, token) in [(east.baseURL, alice.token), (west.baseURL, bob.token), (west.baseURL, carl.token)] {
+                let client = try await Self.connect(baseURL, token)
+                clients.append(client)
+                client.emit("dialog:join", .string(dialogId), ack: true)
+                let joined = try await client.waitFor { $0["ack"] == "dialog:join" }
+                #expect(joined["data"]?["ok"] == true, "\(joined)")
+            }
+            let (onAlice, onBob, onCarl) = (clients[0], clients[1], clients[2])
+
+            let removed = try await HTTPTestClient.json("DELETE", "\(east.baseURL)/api/dialogs/\(dialogId)/members/\(bob.userId)",
+                                                         nil, token: alice.token)
+            #expect(removed.status == 200, "\(removed.text)")
+            // Bob hears of his removal (his own update), and from then on the room is closed to him.
+            _ = try await onBob.waitForEvent("chat3:update") { $0["eventType"] == "dialog.member.remove" }
+
+            onAlice.emit("typing:start", ["dialogId": .string(dialogId)], ack: true)
+            // Carl, on Bob's instance and still in the room, gets it: the relay reached west.
+            _ = try await onCarl.waitForEvent("typing:start") { $0["userId"]?.stringValue == alice.userId }
+            onBob.emit("typing:start", ["dialogId": .string(dialogId)], ack: true)
+            let refused = try await onBob.waitFor { $0["ack"] == "typing:start" }
+            #expect(refused["data"]?["ok"] == false, "\(refused)")
+            // Frames on one socket arrive in order: had Alice's typing been sent to Bob (at the moment it
+            // went to Carl), it would have come before this ack.
+            #expect(onBob.events("typing:start").isEmpty, "\(onBob.events("typing:start"))")
+            #expect(onBob.events("typing:update").isEmpty)
+            onBob.emit("dialog:join", .string(dialogId), ack: true)
+            let rejoin = try await onBob.waitFor { $0["ack"] == "dialog:join" && $0["data"]?["ok"] == false }
+            #expect(rejoin["data"]?["code"] == "forbidden", "\(rejoin)")
+            #expect(onAlice.events("typing:start").isEmpty, "Bob's typing reached the room")
+        }
+    }
+
     /// The JWT's claims, read without checking (the test minted nothing itself).
     static func payload(_ token: String) -> JSONValue? {
         let parts = token.split(separator: ".")

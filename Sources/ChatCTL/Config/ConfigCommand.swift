@@ -27,10 +27,10 @@ struct ConfigCheck: CTLCommand {
         struct Entry: Encodable { let key: String; let value: String; let source: String }
         let entries = ConfigKey.all.compactMap { key -> Entry? in
             if let (value, source) = resolved[key.name] {
-                return Entry(key: key.name, value: SecretMask.display(value, secret: key.secret), source: source)
+                return Entry(key: key.name, value: ConfigValueMask.display(value, secret: key.secret), source: source)
             }
             // Keys without a value of their own still have an effective one, derived from others.
-            return Self.derived(key.name, config).map { Entry(key: key.name, value: SecretMask.display($0.value, secret: key.secret),
+            return Self.derived(key.name, config).map { Entry(key: key.name, value: ConfigValueMask.display($0.value, secret: key.secret),
                                                              source: $0.source) }
         }
         if global.json {
@@ -65,7 +65,7 @@ struct ConfigDefault: CTLCommand {
 
 /// What `config check` may print of a value: a URL's password becomes `***` (user, host and port stay
 /// visible, they are what an operator checks); other secrets show only that they are set.
-enum SecretMask {
+enum ConfigValueMask {
     static func display(_ value: String, secret: Bool) -> String {
         guard let masked = url(value) else { return secret ? "(set)" : value }
         // A secret URL (the SMS webhook) may carry its token in the query.

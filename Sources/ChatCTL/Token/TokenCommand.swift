@@ -11,6 +11,20 @@ public struct TokenCommand: AsyncParsableCommand {
     public init() {}
 }
 
+/// A token argument: the JWT itself, or `-` to read it from stdin (one line), so it never shows in `ps`
+/// or the shell's history.
+enum TokenArgument {
+    static let help = ArgumentHelp("The JWT, or - to read it from stdin (keeps it out of ps and shell history).")
+
+    static func read(_ argument: String, _ context: CTLContext) throws -> String {
+        guard argument == "-" else { return argument }
+        guard let line = context.readLine() else { throw CTLError.badInput("no token on stdin") }
+        let token = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw CTLError.badInput("no token on stdin") }
+        return token
+    }
+}
+
 extension GlobalOptions {
     /// chatd's token service over the configured store and secret.
     func tokenService(_ context: CTLContext) async throws -> TokenService {
@@ -53,9 +67,10 @@ struct TokenInspect: CTLCommand {
         commandName: "inspect", abstract: "Show a token's claims, whether chatd would accept it, and why not.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The JWT.") var token: String
+    @Argument(help: TokenArgument.help) var token: String
 
     func run(_ context: CTLContext) async throws {
+        let token = try TokenArgument.read(token, context)
         let tokens = try await global.tokenService(context)
         let claims = JWTSegment.json(token, part: 1)
         var verdict = "valid"
@@ -78,9 +93,10 @@ struct TokenRevoke: CTLCommand {
     static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a token until it expires.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The JWT.") var token: String
+    @Argument(help: TokenArgument.help) var token: String
 
     func run(_ context: CTLContext) async throws {
+        let token = try TokenArgument.read(token, context)
         let tokens = try await global.tokenService(context)
         let claims: SessionClaims
         do { claims = try await tokens.verifySignature(token) } catch {

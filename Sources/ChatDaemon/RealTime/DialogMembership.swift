@@ -8,6 +8,13 @@ public protocol DialogMembershipChecking: Sendable {
     /// True when `userId` is a member of `dialogId`. Throws when the answer cannot be had (Chat3 down);
     /// the join is then refused with `chat3_unavailable`.
     func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool
+    /// Told when Chat3 reports `userId` removed from `dialogId`, so a remembered "yes" is not used again.
+    func memberRemoved(_ userId: UserID, fromDialog dialogId: DialogRoomID)
+}
+
+extension DialogMembershipChecking {
+    /// Checkers that remember nothing have nothing to forget.
+    public func memberRemoved(_ userId: UserID, fromDialog dialogId: DialogRoomID) {}
 }
 
 /// A dialog id as a socket sends it, validated at the edge: Chat3's `dlg_` followed by 20 characters of
@@ -63,6 +70,11 @@ public final class CachedDialogMembership: DialogMembershipChecking {
         self.lifetime = lifetime
         self.capacity = capacity
         self.clock = clock
+    }
+
+    public func memberRemoved(_ userId: UserID, fromDialog dialogId: DialogRoomID) {
+        _ = members.withLock { $0.removeValue(forKey: Key(user: userId, dialog: dialogId)) }
+        upstream.memberRemoved(userId, fromDialog: dialogId)
     }
 
     public func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool {

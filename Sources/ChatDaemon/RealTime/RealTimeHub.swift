@@ -80,6 +80,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     private let relay: (any RoomRelaying)?
     private let names: UserNames?
     private let sessions: SessionWatch
+    private let membership: any DialogMembershipChecking
 
     /// - Parameter relay: carries room emits to other instances (nil: a single instance).
     /// - Parameter names: fills in names that updates from Chat3 lack (the typer of `typing:update`).
@@ -96,6 +97,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         self.names = names
         configuration = setup.server
         coMembers = setup.coMembers
+        membership = setup.membership
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
         presenceChanges = changes
         let slot = ServerSlot()
@@ -174,7 +176,31 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             }
             emissions = completed
         }
+        // `chat3:update` comes first and once per update, with the normalized fields.
+        for emission in emissions where emission.event == "chat3:update" { await applyMemberRemoval(emission.payload) }
         return await server.emit(emissions.map { ($0.event, [$0.payload]) }, to: .user(id), whenWritten: whenWritten)
+    }
+
+    /// A `dialog.member.remove` takes the removed user's sockets here out of the dialog's room: they get
+    /// no more of its typing and cannot type into it. Every copy of the update (the removed user's and the
+    /// remaining members') does it, so it happens on every instance where any of them is connected; repeats change nothing. The membership
+    /// cache forgets the pair, so a rejoin asks Chat3 again (and is refused).
+    func applyMemberRemoval(_ update: JSONValue) async {
+        guard update["eventType"]?.stringValue == "dialog.member.remove",
+              let removed = update["data"]?["member"]?["userId"]?.stringValue.flatMap(UserID.init(rawValue:)),
+              let dialog = (update["dialogId"]?.stringValue ?? update["data"]?["dialog"]?["dialogId"]?.stringValue)
+                  .flatMap(DialogRoomID.init(rawValue:)) else { return }
+        membership.memberRemoved(removed, fromDialog: dialog)
+        let room = dialog.room
+        let leaving = await server.sockets(of: removed).intersection(await server.sockets(in: room))
+        guard !leaving.isEmpty else { return }
+        for socket in leaving { await server.leave(socket, room: room) }
+        // An indicator the removed user left behind ends now rather than when it expires.
+        let stop: JSONValue = ["userId": .string(removed.rawValue), "dialogId": .string(dialog.rawValue)]
+        await server.emit("typing:stop", [stop], to: .room(room))
+        relay?.relay("typing:stop", [stop], toRoom: room)
+        logger.info("removed member left the dialog room", metadata: ["user.id": "\(removed)", "dialog.id": "\(dialog)",
+                                                                      "socket.count": "\(leaving.count)"])
     }
 
     /// An emit another instance relayed for one of its rooms: the sockets here watching that room get it too.

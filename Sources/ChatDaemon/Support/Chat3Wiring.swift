@@ -40,6 +40,11 @@ struct Chat3DialogMembership: DialogMembershipChecking {
         guard let dialog = DialogID(rawValue: dialogId.rawValue) else { return false }
         return try await chat3.isMember(userId, of: dialog)
     }
+
+    func memberRemoved(_ userId: UserID, fromDialog dialogId: DialogRoomID) {
+        guard let dialog = DialogID(rawValue: dialogId.rawValue) else { return }
+        chat3.forgetMembership(userId, of: dialog)
+    }
 }
 
 extension RealTimeSetup {

@@ -1,3 +1,4 @@
+import ChatCore
 import Foundation
 import Logging
 import Synchronization
@@ -9,7 +10,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case json
 }
 
-/// One line per event on stderr. logfmt: `<time> <level> <label>: <message> key=value …`, a value quoted
+/// One line per event on stderr, URL passwords masked (`SecretMask`). logfmt: `<time> <level> <label>: <message> key=value …`, a value quoted
 /// (`error="a socket error occurred"`) when it holds spaces, quotes, `=` or control characters. JSON:
 /// `{"time":…,"level":…,"logger":…,"msg":…,"key":"value",…}`.
 /// Under systemd (`JOURNAL_STREAM` set, passed in by the executable) the journal adds timestamps, so we
@@ -59,7 +60,8 @@ public struct LineLogHandler: LogHandler {
             line += "{" + fields.map { "\(Self.jsonString($0.0)):\(Self.jsonString($0.1))" }.joined(separator: ",") + "}"
         }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        // A URL's password never reaches the log, whoever put the URL in a message or an error.
+        FileHandle.standardError.write(Data(SecretMask.urlPasswords(in: line).utf8))
     }
 
     /// syslog(3) priorities, as sd-daemon(3) reads them from a `<N>` prefix.
@@ -134,6 +136,9 @@ public final class LogLevelSwitch: Sendable {
 
 /// Installs the handler for the whole process; called once, by an executable.
 public enum LogSetup {
+    /// `text` with URL passwords masked, for what an executable writes to stderr itself.
+    public static func masked(_ text: String) -> String { SecretMask.urlPasswords(in: text) }
+
     /// Returns the switch that changes every logger's level from now on. `journal`: the executable saw
     /// `JOURNAL_STREAM` (libraries never read the environment).
     @discardableResult
