@@ -17,6 +17,11 @@ public struct ServerLimits: Sendable, Equatable {
     public var pingTimeout: Double = 20
     /// `maxHttpBufferSize`: the largest polling POST body or WebSocket message, in bytes.
     public var maxPayload: Int = 1_000_000
+    /// An Engine.IO session that sends no Socket.IO CONNECT within this time is closed.
+    public var connectTimeout: Double = 45
+    public var maxSessions: Int = 10_000
+    /// Engine.IO sessions per client address (behind a trusted proxy, the forwarded address).
+    public var maxSessionsPerAddress: Int = 256
     /// Engine.IO packets in one polling POST.
     public var maxPacketsPerPost: Int = 100
     /// A socket's events handled at once; later ones wait, and start in order.
@@ -41,6 +46,9 @@ public struct ServerLimits: Sendable, Equatable {
         pingInterval = try reader.duration("socketio.ping_interval", positive: true)
         pingTimeout = try reader.duration("socketio.ping_timeout", positive: true)
         maxPayload = try reader.int("socketio.max_payload", in: 1024...100_000_000)
+        connectTimeout = try reader.duration("socketio.connect_timeout", positive: true)
+        maxSessions = try reader.int("socketio.max_sessions", in: 1...1_000_000)
+        maxSessionsPerAddress = try reader.int("socketio.max_sessions_per_address", in: 1...1_000_000)
         maxPacketsPerPost = try reader.int("socketio.max_packets_per_post", in: 1...100_000)
         eventsInFlight = try reader.int("socketio.events_in_flight", in: 1...1000)
         eventQueue = try reader.int("socketio.event_queue", in: 0...100_000)
@@ -63,6 +71,11 @@ public struct ServerLimits: Sendable, Equatable {
         ConfigKey("socketio.ping_timeout", default: "20s", "how long a pong may take before the session closes (pingTimeout)"),
         ConfigKey("socketio.max_payload", default: "1000000",
                   "largest polling POST body or WebSocket message in bytes (maxHttpBufferSize)"),
+        ConfigKey("socketio.connect_timeout", default: "45s",
+                  "an Engine.IO session that sends no Socket.IO CONNECT within this time is closed"),
+        ConfigKey("socketio.max_sessions", default: "10000", "open Engine.IO sessions; past it the handshake gets 503"),
+        ConfigKey("socketio.max_sessions_per_address", default: "256",
+                  "open Engine.IO sessions per client address (the forwarded one behind a trusted proxy); past it 429"),
         ConfigKey("socketio.max_packets_per_post", default: "100",
                   "Engine.IO packets in one polling POST; more closes the session"),
         ConfigKey("socketio.events_in_flight", default: "4", "a socket's events handled at once, started in order of arrival"),

@@ -100,7 +100,7 @@ public enum Daemon {
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
         let realTime = RealTimeHub(
-            tokens: tokens, setup: realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3)),
+            tokens: tokens, setup: realTimeSetup.configured(by: config).withMembership(Chat3DialogMembership(chat3: chat3)),
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
                              disconnected: { pipeline.userDisconnected($0.rawValue) },
                              // A subscribe takes milliseconds; the cap (rabbitmq.subscribe_wait) bounds what a

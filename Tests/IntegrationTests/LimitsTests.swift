@@ -237,6 +237,59 @@ struct LimitsTests {
         #expect(try await fixture.limitHits("post_packets") == 1)
         #expect(await fixture.chatd.service.stop() == 0)
     }
+
+    @Test("Engine.IO sessions that never send a Socket.IO CONNECT are closed after socketio.connect_timeout; another user's requests stay fast")
+    func connectTimeout() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nconnect_timeout = \"2s\"\n", users: 1)
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["no-connect", "--count", "20", "--wait", "4"], name: "silent")
+        #expect(run.result["opened"] == 20, "\(run.result)")
+        #expect(run.result["gone"] == 20, "\(run.result)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("connect_timeout") == 20)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("handshakes past socketio.max_sessions_per_address get 429 and open no session; another user's requests stay fast")
+    func sessionsPerAddress() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nmax_sessions_per_address = 5\n", users: 1)
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["no-connect", "--count", "8"], name: "sessions")
+        #expect(run.result["opened"] == 5, "\(run.result)")
+        let refused = run.result["refused"]?.arrayValue ?? []
+        #expect(refused.count == 3)
+        #expect(refused.allSatisfy {
+            $0["status"] == 429 && $0["body"] == #"{"code":4,"message":"Too many sessions from this address"}"#
+        }, "\(refused)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("sessions_per_address") == 3)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("an unknown method or a malformed request line gets 400 malformed_request and a close, an oversized head 431; a bystander is served")
+    func unparseableRequests() async throws {
+        let fixture = try await Fixture.start(config: "")
+        defer { fixture.directory.remove() }
+        for request in ["FOO /health HTTP/1.1\r\nHost: x\r\n\r\n", "GET /health HTTP/9\r\n\r\n", "\u{1}\u{2}garbage\r\n\r\n"] {
+            let client = try RawTCPClient(port: fixture.port)
+            client.send(request)
+            let answer = client.readUntilClosed(timeoutSeconds: 5)
+            #expect(answer.closed, "\(request.debugDescription)")
+            #expect(answer.text.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription): \(answer.text)")
+            #expect(answer.text.contains(#""code":"malformed_request""#), "\(answer.text)")
+        }
+        let huge = try RawTCPClient(port: fixture.port)
+        huge.send("GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(String(repeating: "a", count: 20_000))\r\n\r\n")
+        let answer = huge.readUntilClosed(timeoutSeconds: 5)
+        #expect(answer.closed)
+        #expect(answer.text.hasPrefix("HTTP/1.1 431"), "\(answer.text)")
+        #expect(try fixture.bystanderHealth().ok)
+        #expect(try await fixture.limitHits("malformed_request") == 3)
+        #expect(try await fixture.limitHits("request_head_size") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
 }
 
 /// A TCP port that accepts connections (the kernel's backlog) and never answers: a hung upstream.

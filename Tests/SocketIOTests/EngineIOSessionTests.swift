@@ -61,6 +61,24 @@ struct EngineIOSessionTests {
         #expect(session.state == .polling)
     }
 
+    @Test("a pong without an outstanding ping is ignored: it moves no deadline and cannot save a session that ignores its ping")
+    func unsolicitedPong() {
+        var session = pollingSession()
+        _ = session.post("3", now: start + .seconds(1))
+        session.postFinished()
+        #expect(session.nextDeadline == start + .seconds(25))
+        _ = session.tick(now: start + .seconds(25))
+        _ = session.post("3", now: start + .seconds(26))
+        session.postFinished()
+        #expect(session.nextDeadline == start + .seconds(51))
+        _ = session.post("3\u{1e}3", now: start + .seconds(30))
+        session.postFinished()
+        #expect(session.nextDeadline == start + .seconds(51))
+        _ = session.tick(now: start + .seconds(51))
+        // The ping at 51 goes unanswered; pongs sent before it do not count.
+        #expect(session.tick(now: start + .seconds(71)) == [.closed(.pingTimeout)])
+    }
+
     @Test("a second concurrent GET closes the session; the first GET gets a close packet")
     func overlappingPoll() {
         var session = pollingSession()

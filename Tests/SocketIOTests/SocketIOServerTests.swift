@@ -19,7 +19,7 @@ struct SocketIOServerTests {
     @Test("a polling client handshakes, connects with a token and gets its socket id")
     func connect() async throws {
         let server = Fixtures.server(clock: clock, log: log)
-        let open = await server.openPollingSession(headers: [:])
+        let open = try await server.openPollingSession(headers: [:])
         #expect(open.hasPrefix(#"0{"sid":""#))
         let sid = try JSONValue.parse(String(open.dropFirst()))["sid"]!.stringValue!
         #expect(sid.count >= 20)

@@ -14,6 +14,8 @@ public struct RealTimeSetup: Sendable {
     public var typingInterval: Duration
     /// How long a "not a member" answer is reused for the same user and dialog.
     public var membershipRefusalTTL: Duration
+    /// Whose `X-Forwarded-For` names the client, for the per-address session cap.
+    public var trustedProxies: TrustedProxies = .none
 
     public init(membership: any DialogMembershipChecking, server: SocketIOServer.Configuration = .init(),
                 typingInterval: Duration = .seconds(1), membershipRefusalTTL: Duration = .seconds(5)) {
@@ -65,6 +67,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     public let server: SocketIOServer
     /// The server's settings (heartbeat, `maxHttpBufferSize`), readable without awaiting the actor.
     public let configuration: SocketIOServer.Configuration
+    public let trustedProxies: TrustedProxies
     let logger: Logger
     private let draining = Atomic(false)
     private let presence: PresenceBook
@@ -79,6 +82,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         self.logger = logger
         self.relay = relay
         configuration = setup.server
+        trustedProxies = setup.trustedProxies
         let presence = PresenceBook()
         self.presence = presence
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)

@@ -14,11 +14,14 @@ struct RealTimeRoutes {
     let hub: RealTimeHub
 
     func register(on router: Router<ChatRequestContext>) {
-        router.get(RouterPath(Self.path)) { request, _ in await get(request) }
+        router.get(RouterPath(Self.path)) { request, context in
+            await get(request, address: hub.trustedProxies.clientAddress(
+                peer: context.clientAddress, forwardedFor: request.headers[AuthRoutes.forwardedFor]))
+        }
         router.post(RouterPath(Self.path)) { request, _ in await post(request) }
     }
 
-    func get(_ request: Request) async -> Response {
+    func get(_ request: Request, address: String? = nil) async -> Response {
         let server = hub.server
         let target: EngineIORequestTarget
         do throws(EngineIORequestError) { target = try EngineIORequestTarget(query: Self.query(request.uri)) } catch {
@@ -28,7 +31,12 @@ struct RealTimeRoutes {
             if hub.isDraining { return Self.draining() }
             // A handshake asking for WebSocket without upgrading, as the reference server answers it.
             guard target.transport == .polling else { return Self.refusal(.badRequest) }
-            return Self.text(await server.openPollingSession(headers: Self.handshakeHeaders(request.headers)))
+            do throws(EngineIORequestError) {
+                return Self.text(try await server.openPollingSession(headers: Self.handshakeHeaders(request.headers),
+                                                                     address: address))
+            } catch {
+                return Self.refusal(error)
+            }
         }
         guard target.transport == .polling else {
             let known = await server.sessionState(sid: sid) != nil

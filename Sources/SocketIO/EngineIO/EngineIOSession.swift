@@ -233,6 +233,9 @@ public struct EngineIOSession: Sendable {
             guard case .text(let data) = packet.data else { return [] }
             return send(EngineIOPacket(.pong, data).encoded)
         case .pong:
+            // Only the answer to a ping counts: unsolicited pongs neither keep a session alive nor
+            // move its heartbeat.
+            guard pongDeadline != nil else { return [] }
             pongDeadline = nil
             if pingDue == nil { pingDue = now + configuration.pingInterval }
             return []

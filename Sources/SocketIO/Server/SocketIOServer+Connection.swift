@@ -39,6 +39,7 @@ extension SocketIOServer {
             }
             return
         }
+        if packet.type == .connect { sessions[sid]?.connectDeadline = nil }
         switch (packet.type, record.namespace) {
         case (.connect, .idle):
             await connect(sid: sid, auth: packet.data)
