@@ -35,6 +35,14 @@ public struct ServerLimits: Sendable, Equatable {
     /// How long a "not a member" answer from Chat3 is reused for the same user and dialog.
     public var membershipRefusalTTL: Double = 5
 
+    /// A message's `content`: Unicode characters (scalars, not grapheme clusters, which have no size
+    /// bound) and UTF-8 bytes.
+    public var maxContentCharacters: Int = 4096
+    public var maxContentBytes: Int = 16_384
+    /// A message's `meta`, serialized, in bytes; and each value's.
+    public var maxMetaBytes: Int = 16_384
+    public var maxMetaValueBytes: Int = 4096
+
     public init() {}
 
     init(_ reader: TypedReader) throws(ConfigError) {
@@ -55,6 +63,10 @@ public struct ServerLimits: Sendable, Equatable {
         eventsPerSecond = Double(try reader.int("socketio.events_per_second", in: 1...100_000))
         typingInterval = try reader.duration("socketio.typing_interval")
         membershipRefusalTTL = try reader.duration("socketio.membership_refusal_ttl")
+        maxContentCharacters = try reader.int("messages.max_content_chars", in: 1...1_000_000)
+        maxContentBytes = try reader.int("messages.max_content_bytes", in: 4...4_000_000)
+        maxMetaBytes = try reader.int("messages.max_meta_bytes", in: 2...1_000_000)
+        maxMetaValueBytes = try reader.int("messages.max_meta_value_bytes", in: 1...1_000_000)
     }
 
     /// The limit keys, in the order `ConfigKey.all` lists them.
@@ -87,5 +99,9 @@ public struct ServerLimits: Sendable, Equatable {
                   "typing:start/typing:stop relayed at most once per socket and dialog in this interval"),
         ConfigKey("socketio.membership_refusal_ttl", default: "5s",
                   "how long Chat3's \"not a member\" answer is reused for the same user and dialog"),
+        ConfigKey("messages.max_content_chars", default: "4096", "a message's content in Unicode characters (not grapheme clusters)"),
+        ConfigKey("messages.max_content_bytes", default: "16384", "a message's content in UTF-8 bytes"),
+        ConfigKey("messages.max_meta_bytes", default: "16384", "a message's meta object, serialized, in bytes"),
+        ConfigKey("messages.max_meta_value_bytes", default: "4096", "each meta value, serialized, in bytes"),
     ]
 }

@@ -290,6 +290,56 @@ struct LimitsTests {
         #expect(try await fixture.limitHits("request_head_size") == 1)
         #expect(await fixture.chatd.service.stop() == 0)
     }
+
+    @Test("message content is bounded in characters (not grapheme clusters) and UTF-8 bytes, meta per value and in total; each refusal is a 400 envelope naming the limit")
+    func contentAndMetaBytes() async throws {
+        let fixture = try await Fixture.start(config: "[messages]\nmax_content_bytes = 8000\n", users: 1)
+        defer { fixture.directory.remove() }
+        let url = "\(fixture.chatd.baseURL)/api/messages/dialog/dlg_aaaaaaaaaaaaaaaaaaaa"
+        func send(_ body: JSONValue) async throws -> (status: Int, error: String) {
+            let answer = try await HTTPTestClient.json("POST", url, body, token: fixture.tokens[0])
+            return (answer.status, answer.json?["error"]?.stringValue ?? answer.text)
+        }
+        let oneCluster = "e" + String(repeating: "\u{301}", count: 5000)  // one grapheme, 5001 scalars, 10 KB
+        #expect(oneCluster.count == 1)
+        #expect(try await send(["content": .string(oneCluster)]) == (400, "content must be 1 to 4096 characters"))
+        #expect(try await send(["content": .string(String(repeating: "a", count: 4097))]) == (400, "content must be 1 to 4096 characters"))
+        #expect(try await send(["content": .string(String(repeating: "я", count: 4096))])
+                == (400, "content must be at most 8000 bytes of UTF-8"))
+        #expect(try await send(["content": "hi", "meta": ["note": .string(String(repeating: "x", count: 5000))]])
+                == (400, "meta.note is over 4096 bytes"))
+        let big = JSONValue.string(String(repeating: "x", count: 4000))
+        #expect(try await send(["content": "hi", "meta": ["a": big, "b": big, "c": big, "d": big, "e": big]])
+                == (400, "meta is over 16384 bytes"))
+        // Within every limit the message goes on to Chat3 (absent here).
+        #expect(try await send(["content": .string(String(repeating: "я", count: 3000)), "meta": ["a": big]]).status == 503)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("120 messages with 400 KB meta are refused without growing chatd's RSS by more than 30 MB")
+    func metaMemory() async throws {
+        let fixture = try await Fixture.start(config: "", users: 1)
+        defer { fixture.directory.remove() }
+        let url = "\(fixture.chatd.baseURL)/api/messages/dialog/dlg_aaaaaaaaaaaaaaaaaaaa"
+        let body = JSONValue.object(["content": "hi", "meta": ["blob": .string(String(repeating: "x", count: 400_000))]])
+        let payload = Data(body.serialized().utf8)
+        let headers = ["Content-Type": "application/json", "Authorization": "Bearer \(fixture.tokens[0])"]
+        _ = try await HTTPTestClient.send("POST", url, headers: headers, body: payload)
+        let before = try Self.rssKilobytes(fixture.chatd.service.pid)
+        for _ in 0..<120 {
+            let answer = try await HTTPTestClient.send("POST", url, headers: headers, body: payload)
+            #expect(answer.status == 400)
+        }
+        let after = try Self.rssKilobytes(fixture.chatd.service.pid)
+        #expect(after - before < 30_000, "RSS \(before) kB → \(after) kB")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    static func rssKilobytes(_ pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
 }
 
 /// A TCP port that accepts connections (the kernel's backlog) and never answers: a hung upstream.
