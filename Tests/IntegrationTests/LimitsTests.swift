@@ -340,6 +340,34 @@ struct LimitsTests {
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
+
+    @Test("Engine.IO as the reference server answers it: PUT/DELETE handshakes get 400 Bad handshake method, a pending poll gets 1 when the client closes, preflights allow credentials")
+    func engineIODetails() async throws {
+        let fixture = try await Fixture.start(config: "[server]\ncors_origins = \"http://app.example\"\n")
+        defer { fixture.directory.remove() }
+        let base = "\(fixture.chatd.baseURL)/socket.io/?EIO=4&transport=polling"
+        for method in ["PUT", "DELETE"] {
+            let answer = try await HTTPTestClient.send(method, base)
+            #expect(answer.status == 400)
+            #expect(answer.text == #"{"code":2,"message":"Bad handshake method"}"#, "\(method): \(answer.text)")
+        }
+        let open = try await HTTPTestClient.send("GET", base)
+        let sid = try #require(try JSONValue.parse(String(open.text.dropFirst()))["sid"]?.stringValue)
+        async let pending = HTTPTestClient.send("GET", base + "&sid=\(sid)", timeoutSeconds: 30)
+        // The GET must be waiting before the close arrives: wait until chatd has it.
+        try await Task.sleep(for: .milliseconds(300))
+        let closed = try await HTTPTestClient.send("POST", base + "&sid=\(sid)", body: Data("1".utf8))
+        #expect(closed.text == "ok")
+        let poll = try await pending
+        #expect(poll.status == 200)
+        #expect(poll.text == "1")
+        let preflight = try await HTTPTestClient.send("OPTIONS", base, headers: [
+            "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+        ])
+        #expect(preflight.header("Access-Control-Allow-Credentials") == "true")
+        #expect(preflight.header("Access-Control-Allow-Origin") == "http://app.example")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
 }
 
 /// A TCP port that accepts connections (the kernel's backlog) and never answers: a hung upstream.

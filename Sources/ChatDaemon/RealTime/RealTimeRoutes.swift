@@ -19,6 +19,10 @@ struct RealTimeRoutes {
                 peer: context.clientAddress, forwardedFor: request.headers[AuthRoutes.forwardedFor]))
         }
         router.post(RouterPath(Self.path)) { request, _ in await post(request) }
+        // Other methods: a handshake is refused as the reference server refuses it.
+        router.put(RouterPath(Self.path)) { request, _ in Self.otherMethod(request) }
+        router.delete(RouterPath(Self.path)) { request, _ in Self.otherMethod(request) }
+        router.patch(RouterPath(Self.path)) { request, _ in Self.otherMethod(request) }
     }
 
     func get(_ request: Request, address: String? = nil) async -> Response {
@@ -69,6 +73,11 @@ struct RealTimeRoutes {
         } catch {
             return Self.refusal(error)
         }
+    }
+
+    static func otherMethod(_ request: Request) -> Response {
+        let hasSid = Self.query(request.uri)["sid"] != nil
+        return Self.refusal(hasSid ? .badRequest : .badHandshakeMethod)
     }
 
     // MARK: Helpers

@@ -240,7 +240,8 @@ public struct EngineIOSession: Sendable {
             if pingDue == nil { pingDue = now + configuration.pingInterval }
             return []
         case .close:
-            return terminate(.clientRequested, pollReply: EngineIOPacket(.noop).encoded)
+            // The pending GET learns the session is over as the reference server tells it: `1`.
+            return terminate(.clientRequested, pollReply: EngineIOPacket(.close).encoded)
         case .open, .upgrade, .noop:
             return []
         }
