@@ -45,7 +45,7 @@ struct RealTimeHarness {
     var hub: RealTimeHub { services.realTime }
 
     init(membership: any DialogMembershipChecking, server: SocketIOServer.Configuration = .init(),
-         extraEnvironment: [String: String] = [:]) async throws {
+         typingInterval: Duration = .seconds(1), extraEnvironment: [String: String] = [:]) async throws {
         directory = try TemporaryDirectory("realtime")
         var environment = [
             "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))",
@@ -59,7 +59,7 @@ struct RealTimeHarness {
         let config = try ConfigLoader(environment: environment).load()
         services = try await Daemon.prepare(
             config: config, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            realTime: RealTimeSetup(membership: membership, server: server))
+            realTime: RealTimeSetup(membership: membership, server: server, typingInterval: typingInterval))
     }
 
     /// A user in the store and a token for them.
