@@ -80,6 +80,7 @@ let package = Package(
                                .product(name: "HummingbirdCore", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                .product(name: "NIOWebSocket", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),

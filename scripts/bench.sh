@@ -82,7 +82,10 @@ sim_port=$(await_line "$work/chat3-sim.log" 'listening on' 30 | sed -n 's/.*:\([
 [ -n "$sim_port" ] || { say "chat3-sim did not start"; cat "$work/chat3-sim.log" >&2; exit 1; }
 sim="http://127.0.0.1:$sim_port"
 
-export CHATD_STORE="sqlite://$work/b.sqlite" CHATD_STATE_DIR="$work" CHATD_CONFIG=/dev/null
+# Every client connects from loopback: lift the per-address caps (server.max_connections_per_address,
+# socketio.max_sessions_per_address), which would otherwise refuse all but the first 256.
+printf '[server]\nmax_connections_per_address = 1000000\nmax_connections = 1000000\n[socketio]\nmax_sessions_per_address = 1000000\nmax_sessions = 1000000\n' > "$work/chatd.toml"
+export CHATD_STORE="sqlite://$work/b.sqlite" CHATD_STATE_DIR="$work" CHATD_CONFIG="$work/chatd.toml"
 export JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SMS_SENDER=command SMS_COMMAND=/bin/true CHAT3_API_URL="$sim/api" CHAT3_API_KEY="$api_key"
 export RABBITMQ_URL="$AMQP_URL" LOG_LEVEL=warning

@@ -17,6 +17,11 @@ public struct ServerLimits: Sendable, Equatable {
     public var pingTimeout: Double = 20
     /// `maxHttpBufferSize`: the largest polling POST body or WebSocket message, in bytes.
     public var maxPayload: Int = 1_000_000
+    /// An Engine.IO session that sends no Socket.IO CONNECT within this time is closed.
+    public var connectTimeout: Double = 45
+    public var maxSessions: Int = 10_000
+    /// Engine.IO sessions per client address (behind a trusted proxy, the forwarded address).
+    public var maxSessionsPerAddress: Int = 256
     /// Engine.IO packets in one polling POST.
     public var maxPacketsPerPost: Int = 100
     /// A socket's events handled at once; later ones wait, and start in order.
@@ -30,6 +35,14 @@ public struct ServerLimits: Sendable, Equatable {
     /// How long a "not a member" answer from Chat3 is reused for the same user and dialog.
     public var membershipRefusalTTL: Double = 5
 
+    /// A message's `content`: Unicode characters (scalars, not grapheme clusters, which have no size
+    /// bound) and UTF-8 bytes.
+    public var maxContentCharacters: Int = 4096
+    public var maxContentBytes: Int = 16_384
+    /// A message's `meta`, serialized, in bytes; and each value's.
+    public var maxMetaBytes: Int = 16_384
+    public var maxMetaValueBytes: Int = 4096
+
     public init() {}
 
     init(_ reader: TypedReader) throws(ConfigError) {
@@ -41,12 +54,19 @@ public struct ServerLimits: Sendable, Equatable {
         pingInterval = try reader.duration("socketio.ping_interval", positive: true)
         pingTimeout = try reader.duration("socketio.ping_timeout", positive: true)
         maxPayload = try reader.int("socketio.max_payload", in: 1024...100_000_000)
+        connectTimeout = try reader.duration("socketio.connect_timeout", positive: true)
+        maxSessions = try reader.int("socketio.max_sessions", in: 1...1_000_000)
+        maxSessionsPerAddress = try reader.int("socketio.max_sessions_per_address", in: 1...1_000_000)
         maxPacketsPerPost = try reader.int("socketio.max_packets_per_post", in: 1...100_000)
         eventsInFlight = try reader.int("socketio.events_in_flight", in: 1...1000)
         eventQueue = try reader.int("socketio.event_queue", in: 0...100_000)
         eventsPerSecond = Double(try reader.int("socketio.events_per_second", in: 1...100_000))
         typingInterval = try reader.duration("socketio.typing_interval")
         membershipRefusalTTL = try reader.duration("socketio.membership_refusal_ttl")
+        maxContentCharacters = try reader.int("messages.max_content_chars", in: 1...1_000_000)
+        maxContentBytes = try reader.int("messages.max_content_bytes", in: 4...4_000_000)
+        maxMetaBytes = try reader.int("messages.max_meta_bytes", in: 2...1_000_000)
+        maxMetaValueBytes = try reader.int("messages.max_meta_value_bytes", in: 1...1_000_000)
     }
 
     /// The limit keys, in the order `ConfigKey.all` lists them.
@@ -63,6 +83,11 @@ public struct ServerLimits: Sendable, Equatable {
         ConfigKey("socketio.ping_timeout", default: "20s", "how long a pong may take before the session closes (pingTimeout)"),
         ConfigKey("socketio.max_payload", default: "1000000",
                   "largest polling POST body or WebSocket message in bytes (maxHttpBufferSize)"),
+        ConfigKey("socketio.connect_timeout", default: "45s",
+                  "an Engine.IO session that sends no Socket.IO CONNECT within this time is closed"),
+        ConfigKey("socketio.max_sessions", default: "10000", "open Engine.IO sessions; past it the handshake gets 503"),
+        ConfigKey("socketio.max_sessions_per_address", default: "256",
+                  "open Engine.IO sessions per client address (the forwarded one behind a trusted proxy); past it 429"),
         ConfigKey("socketio.max_packets_per_post", default: "100",
                   "Engine.IO packets in one polling POST; more closes the session"),
         ConfigKey("socketio.events_in_flight", default: "4", "a socket's events handled at once, started in order of arrival"),
@@ -74,5 +99,9 @@ public struct ServerLimits: Sendable, Equatable {
                   "typing:start/typing:stop relayed at most once per socket and dialog in this interval"),
         ConfigKey("socketio.membership_refusal_ttl", default: "5s",
                   "how long Chat3's \"not a member\" answer is reused for the same user and dialog"),
+        ConfigKey("messages.max_content_chars", default: "4096", "a message's content in Unicode characters (not grapheme clusters)"),
+        ConfigKey("messages.max_content_bytes", default: "16384", "a message's content in UTF-8 bytes"),
+        ConfigKey("messages.max_meta_bytes", default: "16384", "a message's meta object, serialized, in bytes"),
+        ConfigKey("messages.max_meta_value_bytes", default: "4096", "each meta value, serialized, in bytes"),
     ]
 }

@@ -105,7 +105,7 @@ public enum Daemon {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
-        var setup = realTimeSetup.configured(by: config.limits).withMembership(Chat3DialogMembership(chat3: chat3))
+        var setup = realTimeSetup.configured(by: config).withMembership(Chat3DialogMembership(chat3: chat3))
             .withCoMembers(Chat3CoMembers(chat3: chat3))
         setup.server.engine.maxBufferedBytes = config.outboxLimitBytes
         let realTime = RealTimeHub(

@@ -25,7 +25,7 @@ public actor EngineIOEchoServer: EngineIOEndpoint {
         self.configuration = configuration
     }
 
-    public func openPollingSession(headers: [String: String]) -> String {
+    public func openPollingSession(headers: [String: String], address: String? = nil) throws(EngineIORequestError) -> String {
         let sid = newSessionID()
         sessions[sid] = Record(engine: EngineIOSession(
             sid: sid, transport: .polling, configuration: configuration, now: .now))
@@ -85,7 +85,7 @@ public actor EngineIOEchoServer: EngineIOEndpoint {
     public func sessionState(sid: String) -> EngineIOSession.State? { sessions[sid]?.engine.state }
 
     public func attachWebSocket(
-        sid: String?, headers: [String: String], writer: any EngineIOWebSocketWriter
+        sid: String?, headers: [String: String], writer: any EngineIOWebSocketWriter, address: String? = nil
     ) throws(EngineIORequestError) -> Connection {
         lastToken += 1
         guard let sid else {

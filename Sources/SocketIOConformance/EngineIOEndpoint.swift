@@ -5,7 +5,8 @@ import SocketIO
 public protocol EngineIOEndpoint: Actor {
     associatedtype Connection: Sendable
 
-    func openPollingSession(headers: [String: String]) -> String
+    /// `address`: the client's, for per-address session caps (nil: not counted).
+    func openPollingSession(headers: [String: String], address: String?) throws(EngineIORequestError) -> String
     /// A held GET; `onConnectionClose` registers what to run when its connection closes (nil: nothing).
     func poll(
         sid: String, onConnectionClose: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
@@ -14,7 +15,7 @@ public protocol EngineIOEndpoint: Actor {
     func close(sid: String)
     func sessionState(sid: String) -> EngineIOSession.State?
     func attachWebSocket(
-        sid: String?, headers: [String: String], writer: any EngineIOWebSocketWriter
+        sid: String?, headers: [String: String], writer: any EngineIOWebSocketWriter, address: String?
     ) throws(EngineIORequestError) -> Connection
     func receive(_ text: String, on connection: Connection) async
     func receive(binary bytes: [UInt8], on connection: Connection) async

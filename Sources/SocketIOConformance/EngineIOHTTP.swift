@@ -32,7 +32,11 @@ struct EngineIOMount<Endpoint: EngineIOEndpoint> {
         }
         guard let sid = target.sid else {
             guard target.transport == .polling else { return Self.refusal(.badRequest) }
-            return Self.text(await endpoint.openPollingSession(headers: [:]))
+            do throws(EngineIORequestError) {
+                return Self.text(try await endpoint.openPollingSession(headers: [:], address: nil))
+            } catch {
+                return Self.refusal(error)
+            }
         }
         guard target.transport == .polling else {
             let known = await endpoint.sessionState(sid: sid) != nil
@@ -86,7 +90,7 @@ struct EngineIOMount<Endpoint: EngineIOEndpoint> {
         let outbox = WebSocketOutbox()
         let connection: Endpoint.Connection
         do {
-            connection = try await endpoint.attachWebSocket(sid: sid, headers: [:], writer: outbox)
+            connection = try await endpoint.attachWebSocket(sid: sid, headers: [:], writer: outbox, address: nil)
         } catch {
             logger.debug("websocket refused", metadata: ["error": "\(error)"])
             return

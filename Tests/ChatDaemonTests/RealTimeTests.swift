@@ -55,7 +55,8 @@ struct RealTimeHarness {
     var hub: RealTimeHub { services.realTime }
 
     init(membership: any DialogMembershipChecking, coMembers: (any CoMemberFinding)? = nil,
-         server: SocketIOServer.Configuration = .init(), extraEnvironment: [String: String] = [:]) async throws {
+         server: SocketIOServer.Configuration = .init(), typingInterval: Duration = .seconds(1),
+         extraEnvironment: [String: String] = [:]) async throws {
         directory = try TemporaryDirectory("realtime")
         var environment = [
             "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))",
@@ -70,7 +71,7 @@ struct RealTimeHarness {
         services = try await Daemon.prepare(
             config: config, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             realTime: RealTimeSetup(membership: membership, coMembers: coMembers ?? (membership as? any CoMemberFinding) ?? UnwiredCoMembers(),
-                                    server: server))
+                                    server: server, typingInterval: typingInterval))
     }
 
     /// A user in the store and a token for them.

@@ -237,6 +237,137 @@ struct LimitsTests {
         #expect(try await fixture.limitHits("post_packets") == 1)
         #expect(await fixture.chatd.service.stop() == 0)
     }
+
+    @Test("Engine.IO sessions that never send a Socket.IO CONNECT are closed after socketio.connect_timeout; another user's requests stay fast")
+    func connectTimeout() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nconnect_timeout = \"2s\"\n", users: 1)
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["no-connect", "--count", "20", "--wait", "4"], name: "silent")
+        #expect(run.result["opened"] == 20, "\(run.result)")
+        #expect(run.result["gone"] == 20, "\(run.result)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("connect_timeout") == 20)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("handshakes past socketio.max_sessions_per_address get 429 and open no session; another user's requests stay fast")
+    func sessionsPerAddress() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nmax_sessions_per_address = 5\n", users: 1)
+        defer { fixture.directory.remove() }
+        let run = try await fixture.misbehave(["no-connect", "--count", "8"], name: "sessions")
+        #expect(run.result["opened"] == 5, "\(run.result)")
+        let refused = run.result["refused"]?.arrayValue ?? []
+        #expect(refused.count == 3)
+        #expect(refused.allSatisfy {
+            $0["status"] == 429 && $0["body"] == #"{"code":4,"message":"Too many sessions from this address"}"#
+        }, "\(refused)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(0.5, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("sessions_per_address") == 3)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("an unknown method or a malformed request line gets 400 malformed_request and a close, an oversized head 431; a bystander is served")
+    func unparseableRequests() async throws {
+        let fixture = try await Fixture.start(config: "")
+        defer { fixture.directory.remove() }
+        for request in ["FOO /health HTTP/1.1\r\nHost: x\r\n\r\n", "GET /health HTTP/9\r\n\r\n", "\u{1}\u{2}garbage\r\n\r\n"] {
+            let client = try RawTCPClient(port: fixture.port)
+            client.send(request)
+            let answer = client.readUntilClosed(timeoutSeconds: 5)
+            #expect(answer.closed, "\(request.debugDescription)")
+            #expect(answer.text.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription): \(answer.text)")
+            #expect(answer.text.contains(#""code":"malformed_request""#), "\(answer.text)")
+        }
+        let huge = try RawTCPClient(port: fixture.port)
+        huge.send("GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(String(repeating: "a", count: 20_000))\r\n\r\n")
+        let answer = huge.readUntilClosed(timeoutSeconds: 5)
+        #expect(answer.closed)
+        #expect(answer.text.hasPrefix("HTTP/1.1 431"), "\(answer.text)")
+        #expect(try fixture.bystanderHealth().ok)
+        #expect(try await fixture.limitHits("malformed_request") == 3)
+        #expect(try await fixture.limitHits("request_head_size") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("message content is bounded in characters (not grapheme clusters) and UTF-8 bytes, meta per value and in total; each refusal is a 400 envelope naming the limit")
+    func contentAndMetaBytes() async throws {
+        let fixture = try await Fixture.start(config: "[messages]\nmax_content_bytes = 8000\n", users: 1)
+        defer { fixture.directory.remove() }
+        let url = "\(fixture.chatd.baseURL)/api/messages/dialog/dlg_aaaaaaaaaaaaaaaaaaaa"
+        func send(_ body: JSONValue) async throws -> (status: Int, error: String) {
+            let answer = try await HTTPTestClient.json("POST", url, body, token: fixture.tokens[0])
+            return (answer.status, answer.json?["error"]?.stringValue ?? answer.text)
+        }
+        let oneCluster = "e" + String(repeating: "\u{301}", count: 5000)  // one grapheme, 5001 scalars, 10 KB
+        #expect(oneCluster.count == 1)
+        #expect(try await send(["content": .string(oneCluster)]) == (400, "content must be 1 to 4096 characters"))
+        #expect(try await send(["content": .string(String(repeating: "a", count: 4097))]) == (400, "content must be 1 to 4096 characters"))
+        #expect(try await send(["content": .string(String(repeating: "я", count: 4096))])
+                == (400, "content must be at most 8000 bytes of UTF-8"))
+        #expect(try await send(["content": "hi", "meta": ["note": .string(String(repeating: "x", count: 5000))]])
+                == (400, "meta.note is over 4096 bytes"))
+        let big = JSONValue.string(String(repeating: "x", count: 4000))
+        #expect(try await send(["content": "hi", "meta": ["a": big, "b": big, "c": big, "d": big, "e": big]])
+                == (400, "meta is over 16384 bytes"))
+        // Within every limit the message goes on to Chat3 (absent here).
+        #expect(try await send(["content": .string(String(repeating: "я", count: 3000)), "meta": ["a": big]]).status == 503)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("120 messages with 400 KB meta are refused without growing chatd's RSS by more than 30 MB")
+    func metaMemory() async throws {
+        let fixture = try await Fixture.start(config: "", users: 1)
+        defer { fixture.directory.remove() }
+        let url = "\(fixture.chatd.baseURL)/api/messages/dialog/dlg_aaaaaaaaaaaaaaaaaaaa"
+        let body = JSONValue.object(["content": "hi", "meta": ["blob": .string(String(repeating: "x", count: 400_000))]])
+        let payload = Data(body.serialized().utf8)
+        let headers = ["Content-Type": "application/json", "Authorization": "Bearer \(fixture.tokens[0])"]
+        _ = try await HTTPTestClient.send("POST", url, headers: headers, body: payload)
+        let before = try Self.rssKilobytes(fixture.chatd.service.pid)
+        for _ in 0..<120 {
+            let answer = try await HTTPTestClient.send("POST", url, headers: headers, body: payload)
+            #expect(answer.status == 400)
+        }
+        let after = try Self.rssKilobytes(fixture.chatd.service.pid)
+        #expect(after - before < 30_000, "RSS \(before) kB → \(after) kB")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    static func rssKilobytes(_ pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test("Engine.IO as the reference server answers it: PUT/DELETE handshakes get 400 Bad handshake method, a pending poll gets 1 when the client closes, preflights allow credentials")
+    func engineIODetails() async throws {
+        let fixture = try await Fixture.start(config: "[server]\ncors_origins = \"http://app.example\"\n")
+        defer { fixture.directory.remove() }
+        let base = "\(fixture.chatd.baseURL)/socket.io/?EIO=4&transport=polling"
+        for method in ["PUT", "DELETE"] {
+            let answer = try await HTTPTestClient.send(method, base)
+            #expect(answer.status == 400)
+            #expect(answer.text == #"{"code":2,"message":"Bad handshake method"}"#, "\(method): \(answer.text)")
+        }
+        let open = try await HTTPTestClient.send("GET", base)
+        let sid = try #require(try JSONValue.parse(String(open.text.dropFirst()))["sid"]?.stringValue)
+        async let pending = HTTPTestClient.send("GET", base + "&sid=\(sid)", timeoutSeconds: 30)
+        // The GET must be waiting before the close arrives: wait until chatd has it.
+        try await Task.sleep(for: .milliseconds(300))
+        let closed = try await HTTPTestClient.send("POST", base + "&sid=\(sid)", body: Data("1".utf8))
+        #expect(closed.text == "ok")
+        let poll = try await pending
+        #expect(poll.status == 200)
+        #expect(poll.text == "1")
+        let preflight = try await HTTPTestClient.send("OPTIONS", base, headers: [
+            "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+        ])
+        #expect(preflight.header("Access-Control-Allow-Credentials") == "true")
+        #expect(preflight.header("Access-Control-Allow-Origin") == "http://app.example")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
 }
 
 /// A TCP port that accepts connections (the kernel's backlog) and never answers: a hung upstream.

@@ -74,6 +74,24 @@ struct EngineIOSessionTests {
         #expect(session.state == .polling)
     }
 
+    @Test("a pong without an outstanding ping is ignored: it moves no deadline and cannot save a session that ignores its ping")
+    func unsolicitedPong() {
+        var session = pollingSession()
+        _ = session.post("3", now: start + .seconds(1))
+        session.postFinished()
+        #expect(session.nextDeadline == start + .seconds(25))
+        _ = session.tick(now: start + .seconds(25))
+        _ = session.post("3", now: start + .seconds(26))
+        session.postFinished()
+        #expect(session.nextDeadline == start + .seconds(51))
+        _ = session.post("3\u{1e}3", now: start + .seconds(30))
+        session.postFinished()
+        #expect(session.nextDeadline == start + .seconds(51))
+        _ = session.tick(now: start + .seconds(51))
+        // The ping at 51 goes unanswered; pongs sent before it do not count.
+        #expect(session.tick(now: start + .seconds(71)) == [.closed(.pingTimeout)])
+    }
+
     @Test("a second concurrent GET closes the session; the first GET gets a close packet")
     func overlappingPoll() {
         var session = pollingSession()
@@ -159,11 +177,11 @@ struct EngineIOSessionTests {
         #expect(session.state == .polling)
     }
 
-    @Test("the client's close packet ends the session; a pending GET gets noop")
+    @Test("the client's close packet ends the session; a pending GET gets the close packet")
     func clientClose() {
         var session = pollingSession()
         _ = session.poll(now: start)
-        #expect(session.post("1", now: start).effects == [.respondToPoll("6"), .closed(.clientRequested)])
+        #expect(session.post("1", now: start).effects == [.respondToPoll("1"), .closed(.clientRequested)])
         var webSocket = EngineIOSession(sid: "w", transport: .websocket, configuration: configuration, now: start)
         #expect(webSocket.webSocketText("1", now: start) == [.closeWebSocket, .closed(.clientRequested)])
     }

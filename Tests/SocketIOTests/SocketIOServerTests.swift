@@ -19,7 +19,7 @@ struct SocketIOServerTests {
     @Test("a polling client handshakes, connects with a token and gets its socket id")
     func connect() async throws {
         let server = Fixtures.server(clock: clock, log: log)
-        let open = await server.openPollingSession(headers: [:])
+        let open = try await server.openPollingSession(headers: [:])
         #expect(open.hasPrefix(#"0{"sid":""#))
         let sid = try JSONValue.parse(String(open.dropFirst()))["sid"]!.stringValue!
         #expect(sid.count >= 20)
@@ -214,13 +214,22 @@ struct SocketIOServerTests {
         await #expect(throws: EngineIORequestError.unknownSessionID) { try await server.poll(sid: sid) }
     }
 
-    @Test("a binary event is refused with a CONNECT_ERROR and the socket dropped")
+    @Test("a binary event on a connected socket closes the session at the transport level, never with CONNECT_ERROR")
     func binaryEvent() async throws {
         let server = Fixtures.server(clock: clock)
         let (sid, _) = try await server.connectTestSocket(token: "alice")
         try await server.post(sid: sid, body: #"451-["upload",{"_placeholder":true,"num":0}]"#)
-        #expect(try await server.poll(sid: sid) == #"44{"message":"binary attachments not supported"}"#)
+        // The close packet: socket.io-client treats it as a transport close and reconnects.
+        #expect(try await server.poll(sid: sid) == "1")
         #expect(await server.socketCount == 0)
+    }
+
+    @Test("a binary packet before CONNECT is answered with a clear CONNECT_ERROR")
+    func binaryBeforeConnect() async throws {
+        let server = Fixtures.server(clock: clock)
+        let sid = await server.openTestSession()
+        try await server.post(sid: sid, body: #"451-["upload",{"_placeholder":true,"num":0}]"#)
+        #expect(try await server.poll(sid: sid) == #"44{"message":"binary attachments not supported"}"#)
     }
 
     @Test("an event before CONNECT closes the connection")

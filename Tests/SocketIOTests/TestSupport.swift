@@ -134,7 +134,7 @@ enum Fixtures {
 extension SocketIOServer {
     /// Opens a polling session and returns its sid.
     func openTestSession(headers: [String: String] = [:]) -> String {
-        let open = openPollingSession(headers: headers)
+        let open = try! openPollingSession(headers: headers)
         let handshake = try! JSONValue.parse(String(open.dropFirst()))
         return handshake["sid"]!.stringValue!
     }

@@ -9,7 +9,7 @@ what chatd answered.
       Polling: CONNECT, then one POST with N packets. {"status": s, "body": "...", "after": s2}
   limits_client.py no-connect --url URL --count N [--wait S]
       N polling handshakes that never send CONNECT; after S seconds asks each session for a poll.
-      {"open": n, "gone": m}
+      {"opened": n, "refused": [{status, body}], "open": n, "gone": m} (without --wait, no poll)
 """
 import argparse
 import json
@@ -89,12 +89,17 @@ def post_flood(args):
 
 def no_connect(args):
     base = args.url + "/socket.io/?EIO=4&transport=polling"
-    sids = []
+    sids, refused = [], []
     for _ in range(args.count):
         answer = requests.get(base, timeout=10)
         if answer.status_code == 200:
             sids.append(json.loads(answer.text[1:])["sid"])
-    print(json.dumps({"opened": len(sids)}), flush=True)
+        else:
+            refused.append({"status": answer.status_code, "body": answer.text})
+    if args.wait <= 0:
+        print(json.dumps({"opened": len(sids), "refused": refused}), flush=True)
+        return
+    time.sleep(args.wait)
     time.sleep(args.wait)
     gone = 0
     for sid in sids:
@@ -102,7 +107,7 @@ def no_connect(args):
         # A closed session: its close packet once, then "Session ID unknown".
         if answer.status_code == 400 or answer.text.endswith("1"):
             gone += 1
-    print(json.dumps({"open": len(sids) - gone, "gone": gone}), flush=True)
+    print(json.dumps({"opened": len(sids), "refused": refused, "open": len(sids) - gone, "gone": gone}), flush=True)
 
 
 def main():

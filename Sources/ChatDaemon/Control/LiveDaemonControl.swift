@@ -171,13 +171,36 @@ enum ReloadDiff {
         "verifyIPHourlyLimit": "auth.verify_ip_hourly_limit",
     ]
 
+    /// Config key names by `ServerLimits` property (`ChatdConfig.limits` is reported key by key).
+    static let limitKeyNames: [String: String] = [
+        "shutdownTimeout": "server.shutdown_timeout", "idleTimeout": "server.idle_timeout",
+        "requestHeadTimeout": "server.request_head_timeout", "maxConnections": "server.max_connections",
+        "maxConnectionsPerAddress": "server.max_connections_per_address", "pingInterval": "socketio.ping_interval",
+        "pingTimeout": "socketio.ping_timeout", "maxPayload": "socketio.max_payload",
+        "connectTimeout": "socketio.connect_timeout", "maxSessions": "socketio.max_sessions",
+        "maxSessionsPerAddress": "socketio.max_sessions_per_address", "maxPacketsPerPost": "socketio.max_packets_per_post",
+        "eventsInFlight": "socketio.events_in_flight", "eventQueue": "socketio.event_queue",
+        "eventsPerSecond": "socketio.events_per_second", "typingInterval": "socketio.typing_interval",
+        "membershipRefusalTTL": "socketio.membership_refusal_ttl", "maxContentCharacters": "messages.max_content_chars",
+        "maxContentBytes": "messages.max_content_bytes", "maxMetaBytes": "messages.max_meta_bytes",
+        "maxMetaValueBytes": "messages.max_meta_value_bytes",
+    ]
+
     static func changedKeys(_ old: ChatdConfig, _ new: ChatdConfig) -> [String] {
         let oldValues = Dictionary(Mirror(reflecting: old).children.compactMap { child in child.label.map { ($0, "\(child.value)") } },
                                    uniquingKeysWith: { first, _ in first })
         var changed: [String] = []
         for child in Mirror(reflecting: new).children {
             guard let label = child.label, oldValues[label] != "\(child.value)" else { continue }
+            if label == "limits" { continue }
             changed.append(keyNames[label] ?? label)
+        }
+        let oldLimits = Dictionary(Mirror(reflecting: old.limits).children.compactMap { child in
+            child.label.map { ($0, "\(child.value)") }
+        }, uniquingKeysWith: { first, _ in first })
+        for child in Mirror(reflecting: new.limits).children {
+            guard let label = child.label, oldLimits[label] != "\(child.value)" else { continue }
+            changed.append(limitKeyNames[label] ?? label)
         }
         return changed.sorted()
     }

@@ -28,6 +28,10 @@ public enum APIError: Error, Equatable, Sendable {
     case tooManyConnections
     /// No complete request head within `server.request_head_timeout`.
     case requestTimeout
+    /// The HTTP decoder could not parse the request (an unknown method, bad syntax).
+    case malformedRequest
+    /// The request head is over the 16 KiB limit.
+    case headersTooLarge
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -43,6 +47,8 @@ public enum APIError: Error, Equatable, Sendable {
         case .internalError: .internalServerError
         case .tooManyConnections: .serviceUnavailable
         case .requestTimeout: .requestTimeout
+        case .malformedRequest: .badRequest
+        case .headersTooLarge: .requestHeaderFieldsTooLarge
         }
     }
 
@@ -65,6 +71,8 @@ public enum APIError: Error, Equatable, Sendable {
         case .internalError: "internal_error"
         case .tooManyConnections: "too_many_connections"
         case .requestTimeout: "request_timeout"
+        case .malformedRequest: "malformed_request"
+        case .headersTooLarge: "headers_too_large"
         }
     }
 
@@ -84,6 +92,8 @@ public enum APIError: Error, Equatable, Sendable {
         case .internalError: "Internal server error"
         case .tooManyConnections: "Too many connections; retry later"
         case .requestTimeout: "No complete request in time"
+        case .malformedRequest: "Malformed or unsupported HTTP request"
+        case .headersTooLarge: "Request headers too large"
         }
     }
 

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// Every open HTTP connection: the global and per-address caps, and the list the shutdown deadline
@@ -102,13 +103,28 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Consecutive line ends seen (CR ignored): two end the head.
     private var lineEnds = 0
     private var headTimer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    private var answered = false
 
     init(tracker: ConnectionTracker) {
         self.tracker = tracker
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { activate(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// The request could not be parsed (reported by `HTTPParseErrorHandler`, behind the decoder).
+    func requestUnparseable(_ error: HTTPParserError) {
+        guard let context else { return }
+        let answer: APIError = error == .headerOverflow ? .headersTooLarge : .malformedRequest
+        tracker.limitHit(answer == .headersTooLarge ? "request_head_size" : "malformed_request")
+        refuse(context, answer)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -176,6 +192,11 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// Answers in the REST error envelope, written straight to the socket, and closes.
     private func refuse(_ context: ChannelHandlerContext, _ error: APIError) {
+        guard !answered else { return }
+        answered = true
+        headComplete = true
+        headTimer?.cancel()
+        headTimer = nil
         let body = error.bodyText
         var head = "HTTP/1.1 \(error.status.code) \(error.status.reasonPhrase)\r\n"
         head += "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
@@ -183,6 +204,26 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
         head += "Connection: close\r\n\r\n"
         let buffer = context.channel.allocator.buffer(string: head + body)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// Behind the HTTP decoder: turns a parse error, which would otherwise leave the connection silent
+/// (Hummingbird answers none), into 400 `malformed_request` (431 for an oversized head) and a close.
+final class HTTPParseErrorHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Any
+
+    private let connectionGuard: ConnectionGuardHandler
+
+    init(connectionGuard: ConnectionGuardHandler) {
+        self.connectionGuard = connectionGuard
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parseError = error as? HTTPParserError {
+            connectionGuard.requestUnparseable(parseError)
+            return
+        }
+        context.fireErrorCaught(error)
     }
 }
 
@@ -195,9 +236,16 @@ struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let tracker = tracker
+        let connectionGuard = ConnectionGuardHandler(tracker: tracker)
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ConnectionGuardHandler(tracker: tracker), position: .first)
-        }.flatMap { inner.setup(channel: channel, logger: logger) }
+            try channel.pipeline.syncOperations.addHandler(connectionGuard, position: .first)
+        }.flatMap {
+            inner.setup(channel: channel, logger: logger)
+        }.flatMapThrowing { value in
+            // After the decoder Hummingbird just set up; handlers it adds later go behind this one.
+            try channel.pipeline.syncOperations.addHandler(HTTPParseErrorHandler(connectionGuard: connectionGuard))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {

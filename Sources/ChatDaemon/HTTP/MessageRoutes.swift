@@ -1,4 +1,5 @@
 import Chat3Client
+import ChatConfig
 import ChatCore
 import Hummingbird
 
@@ -8,12 +9,12 @@ import Hummingbird
 /// dialog or message exists. Message-scoped routes learn the message's dialog first (remembered, since it
 /// never changes) and then use Chat3's user-scoped endpoint, which enforces membership.
 struct MessageRoutes {
-    static let contentLength = 1...4096
-
     let chat3: Chat3Client
+    let limits: ServerLimits
 
     init(services: DaemonServices) {
         chat3 = services.chat3
+        limits = services.config.limits
     }
 
     /// `send`'s rules; image and file messages need `meta.url`, said with `anyOf`.
@@ -83,15 +84,19 @@ struct MessageRoutes {
         var request = request
         let body = try await request.jsonObject(context: context)
         let content = try RouteInput.string(body, "content", required: true)!
-        guard Self.contentLength.contains(content.count) else {
-            throw APIError.badRequest("content must be 1 to 4096 characters")
+        // Counted in scalars and bytes: a grapheme cluster can hold any number of scalars.
+        guard (1...limits.maxContentCharacters).contains(content.unicodeScalars.count) else {
+            throw APIError.badRequest("content must be 1 to \(limits.maxContentCharacters) characters")
+        }
+        guard content.utf8.count <= limits.maxContentBytes else {
+            throw APIError.badRequest("content must be at most \(limits.maxContentBytes) bytes of UTF-8")
         }
         guard !content.allSatisfy(\.isWhitespace) else { throw APIError.badRequest("content must not be blank") }
         let typeName = try RouteInput.string(body, "type", required: false) ?? "text"
         guard let type = Chat3MessageType(clientName: typeName) else {
             throw APIError.badRequest("type must be text, image or file")
         }
-        let meta = try RouteInput.meta(body["meta"])
+        let meta = try RouteInput.meta(body["meta"], maxBytes: limits.maxMetaBytes, maxValueBytes: limits.maxMetaValueBytes)
         if type.needsURL {
             guard let url = meta["url"]?.stringValue, RouteInput.isWebURL(url) else {
                 throw APIError.badRequest("\(typeName) messages need meta.url with an http or https URL")

@@ -93,8 +93,9 @@ enum RouteInput {
         return true
     }
 
-    /// Meta keys as Chat3 allows them (`[A-Za-z0-9_]`, at most 100), at most 20 of them.
-    static func meta(_ value: JSONValue?) throws -> [String: JSONValue] {
+    /// Meta keys as Chat3 allows them (`[A-Za-z0-9_]`, at most 100), at most 20 of them; each value and
+    /// the whole object within their byte limits (serialized JSON).
+    static func meta(_ value: JSONValue?, maxBytes: Int = .max, maxValueBytes: Int = .max) throws -> [String: JSONValue] {
         guard let value, value != .null else { return [:] }
         guard let object = value.objectValue else { throw APIError.badRequest("meta must be an object") }
         guard object.count <= 20 else { throw APIError.badRequest("meta has more than 20 keys") }
@@ -103,6 +104,10 @@ enum RouteInput {
                   key.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 })
             else { throw APIError.badRequest("meta keys must be 1 to 100 characters of A-Z, a-z, 0-9 and _") }
         }
+        for (key, item) in object where item.serialized().utf8.count > maxValueBytes {
+            throw APIError.badRequest("meta.\(key) is over \(maxValueBytes) bytes")
+        }
+        guard value.serialized().utf8.count <= maxBytes else { throw APIError.badRequest("meta is over \(maxBytes) bytes") }
         return object
     }
 }

@@ -64,7 +64,11 @@ struct OriginsCORSMiddleware<Context: RequestContext>: RouterMiddleware {
                 response.headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
                 response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
                 response.headers[.accessControlMaxAge] = "600"
-                if allowed != "*" { response.headers[.vary] = "Origin" }
+                if allowed != "*" {
+                    response.headers[.vary] = "Origin"
+                    // As on the actual response: without it a credentialed request fails its preflight.
+                    response.headers[.accessControlAllowCredentials] = "true"
+                }
             }
             return response
         }

@@ -17,6 +17,8 @@ public struct RealTimeSetup: Sendable {
     public var typingInterval: Duration
     /// How long a "not a member" answer is reused for the same user and dialog.
     public var membershipRefusalTTL: Duration
+    /// Whose `X-Forwarded-For` names the client, for the per-address session cap.
+    public var trustedProxies: TrustedProxies = .none
 
     public init(membership: any DialogMembershipChecking, coMembers: any CoMemberFinding = UnwiredCoMembers(),
                 server: SocketIOServer.Configuration = .init(),
@@ -71,6 +73,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     public let server: SocketIOServer
     /// The server's settings (heartbeat, `maxHttpBufferSize`), readable without awaiting the actor.
     public let configuration: SocketIOServer.Configuration
+    public let trustedProxies: TrustedProxies
     let logger: Logger
     let metrics: ChatMetrics?
     private let draining = Atomic(false)
@@ -98,6 +101,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         configuration = setup.server
         coMembers = setup.coMembers
         membership = setup.membership
+        trustedProxies = setup.trustedProxies
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self)
         presenceChanges = changes
         let slot = ServerSlot()

@@ -15,11 +15,18 @@ struct RealTimeRoutes {
     let hub: RealTimeHub
 
     func register(on router: Router<ChatRequestContext>) {
-        router.get(RouterPath(Self.path)) { request, context in await get(request, connection: context.channel) }
+        router.get(RouterPath(Self.path)) { request, context in
+            await get(request, connection: context.channel, address: hub.trustedProxies.clientAddress(
+                peer: context.clientAddress, forwardedFor: request.headers[AuthRoutes.forwardedFor]))
+        }
         router.post(RouterPath(Self.path)) { request, _ in await post(request) }
+        // Other methods: a handshake is refused as the reference server refuses it.
+        router.put(RouterPath(Self.path)) { request, _ in Self.otherMethod(request) }
+        router.delete(RouterPath(Self.path)) { request, _ in Self.otherMethod(request) }
+        router.patch(RouterPath(Self.path)) { request, _ in Self.otherMethod(request) }
     }
 
-    func get(_ request: Request, connection: (any Channel)? = nil) async -> Response {
+    func get(_ request: Request, connection: (any Channel)? = nil, address: String? = nil) async -> Response {
         let server = hub.server
         let target: EngineIORequestTarget
         do throws(EngineIORequestError) { target = try EngineIORequestTarget(query: Self.query(request.uri)) } catch {
@@ -29,7 +36,12 @@ struct RealTimeRoutes {
             if hub.isDraining { return Self.draining() }
             // A handshake asking for WebSocket without upgrading, as the reference server answers it.
             guard target.transport == .polling else { return Self.refusal(.badRequest) }
-            return Self.text(await server.openPollingSession(headers: Self.handshakeHeaders(request.headers)))
+            do throws(EngineIORequestError) {
+                return Self.text(try await server.openPollingSession(headers: Self.handshakeHeaders(request.headers),
+                                                                     address: address))
+            } catch {
+                return Self.refusal(error)
+            }
         }
         guard target.transport == .polling else {
             let known = await server.sessionState(sid: sid) != nil
@@ -65,6 +77,11 @@ struct RealTimeRoutes {
         } catch {
             return Self.refusal(error)
         }
+    }
+
+    static func otherMethod(_ request: Request) -> Response {
+        let hasSid = Self.query(request.uri)["sid"] != nil
+        return Self.refusal(hasSid ? .badRequest : .badHandshakeMethod)
     }
 
     // MARK: Helpers

@@ -34,9 +34,11 @@ public enum RealTimeWebSocket {
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
             guard let sid = await upgradeTarget(request, hub: hub) else { return .dontUpgrade }
             let headers = RealTimeRoutes.handshakeHeaders(request.headerFields)
+            let address = hub.trustedProxies.clientAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown",
+                                                           forwardedFor: request.headerFields[AuthRoutes.forwardedFor])
             return .upgrade([:]) { inbound, outbound, _ in
-                await serve(sid: sid, headers: headers, inbound: inbound, outbound: outbound, channel: channel,
-                            hub: hub, maxMessage: maxPayload + 1024)
+                await serve(sid: sid, headers: headers, address: address, inbound: inbound, outbound: outbound,
+                            channel: channel, hub: hub, maxMessage: maxPayload + 1024)
             }
         }
         return HTTPServerBuilder { responder in
@@ -62,7 +64,7 @@ public enum RealTimeWebSocket {
 
     /// Pumps one WebSocket: inbound frames to the server in order, the server's frames out. Whichever
     /// side ends first ends both.
-    static func serve(sid: String?, headers: [String: String], inbound: WebSocketInboundStream,
+    static func serve(sid: String?, headers: [String: String], address: String?, inbound: WebSocketInboundStream,
                       outbound: WebSocketOutboundWriter, channel: any Channel, hub: RealTimeHub,
                       maxMessage: Int) async {
         let server = hub.server
@@ -78,7 +80,7 @@ public enum RealTimeWebSocket {
         })
         let connection: EngineIOWebSocketConnection
         do {
-            connection = try await server.attachWebSocket(sid: sid, headers: headers, writer: outbox)
+            connection = try await server.attachWebSocket(sid: sid, headers: headers, writer: outbox, address: address)
         } catch {
             hub.logger.debug("websocket refused", metadata: ["error": "\(error)"])
             return

@@ -50,9 +50,14 @@ struct Chat3DialogMembership: DialogMembershipChecking {
 extension RealTimeSetup {
     /// Production's server settings from the config (heartbeat, payload, socket limits); a test's own
     /// server configuration is kept.
-    func configured(by limits: ServerLimits) -> RealTimeSetup {
+    func configured(by config: ChatdConfig) -> RealTimeSetup {
         guard self.membership is UnwiredDialogMembership else { return self }
+        let limits = config.limits
         var setup = self
+        setup.trustedProxies = config.trustedProxies
+        setup.server.connectTimeout = .milliseconds(Int64(limits.connectTimeout * 1000))
+        setup.server.maxSessions = limits.maxSessions
+        setup.server.maxSessionsPerAddress = limits.maxSessionsPerAddress
         setup.server.engine.pingInterval = .milliseconds(Int64(limits.pingInterval * 1000))
         setup.server.engine.pingTimeout = .milliseconds(Int64(limits.pingTimeout * 1000))
         setup.server.engine.maxPayload = limits.maxPayload

@@ -11,6 +11,10 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
     case payloadTooLarge
     /// A polling POST with more packets than `maxPacketsPerPost`.
     case tooManyPackets
+    /// The server's session cap (`maxSessions`).
+    case tooManySessions
+    /// The per-address session cap (`maxSessionsPerAddress`).
+    case tooManySessionsFromAddress
 
     /// The reference server's numeric error code.
     public var code: Int {
@@ -19,7 +23,7 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
         case .unknownSessionID: 1
         case .badHandshakeMethod: 2
         case .badRequest, .payloadTooLarge, .tooManyPackets: 3
-        case .forbidden: 4
+        case .forbidden, .tooManySessions, .tooManySessionsFromAddress: 4
         case .unsupportedProtocolVersion: 5
         }
     }
@@ -34,6 +38,8 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
         case .unsupportedProtocolVersion: "Unsupported protocol version"
         case .payloadTooLarge: "Payload too large"
         case .tooManyPackets: "Too many packets"
+        case .tooManySessions: "Too many sessions"
+        case .tooManySessionsFromAddress: "Too many sessions from this address"
         }
     }
 
@@ -41,6 +47,8 @@ public enum EngineIORequestError: Error, Sendable, Hashable {
         switch self {
         case .forbidden: 403
         case .payloadTooLarge: 413
+        case .tooManySessions: 503
+        case .tooManySessionsFromAddress: 429
         default: 400
         }
     }

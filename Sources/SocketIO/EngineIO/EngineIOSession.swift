@@ -244,11 +244,15 @@ public struct EngineIOSession: Sendable {
             guard case .text(let data) = packet.data else { return [] }
             return send(EngineIOPacket(.pong, data).encoded)
         case .pong:
+            // Only the answer to a ping counts: unsolicited pongs neither keep a session alive nor
+            // move its heartbeat.
+            guard pongDeadline != nil else { return [] }
             pongDeadline = nil
             if pingDue == nil { pingDue = now + configuration.pingInterval }
             return []
         case .close:
-            return terminate(.clientRequested, pollReply: EngineIOPacket(.noop).encoded)
+            // The pending GET learns the session is over as the reference server tells it: `1`.
+            return terminate(.clientRequested, pollReply: EngineIOPacket(.close).encoded)
         case .open, .upgrade, .noop:
             return []
         }

@@ -39,6 +39,7 @@ extension SocketIOServer {
             }
             return
         }
+        if packet.type == .connect { sessions[sid]?.connectDeadline = nil }
         switch (packet.type, record.namespace) {
         case (.connect, .idle):
             await connect(sid: sid, auth: packet.data)
@@ -142,15 +143,16 @@ extension SocketIOServer {
         disconnect(socket)
     }
 
-    /// BINARY_EVENT/BINARY_ACK: a clear CONNECT_ERROR, then the socket is dropped (the client then
-    /// closes the connection).
+    /// BINARY_EVENT/BINARY_ACK. Before CONNECT: a clear CONNECT_ERROR. On a connected socket a
+    /// CONNECT_ERROR would make socket.io-client give up for good, so the session is closed at the
+    /// transport level instead, as for any packet the server cannot take.
     private func refuseBinary(sid: String) {
+        if case .connected = sessions[sid]?.namespace {
+            close(sid: sid)
+            return
+        }
         let error: JSONValue = ["message": .string(SocketIOProtocolError.binaryAttachmentsNotSupported.message)]
         send(SocketIOPacket(.connectError, data: error), sid: sid)
-        if case .connected(let socket) = sessions[sid]?.namespace {
-            sessions[sid]?.namespace = .idle
-            socketGone(socket)
-        }
     }
 
     /// Sends one Socket.IO packet on a session.

@@ -1,10 +1,13 @@
 extension SocketIOServer {
     /// The handshake GET (no `sid`): creates a polling session and returns the response body, the
-    /// `open` packet. `headers` (names lowercased) go to the authenticator at CONNECT.
-    public func openPollingSession(headers: [String: String]) -> String {
+    /// `open` packet. `headers` (names lowercased) go to the authenticator at CONNECT; `address` is the
+    /// client's, for `maxSessionsPerAddress`.
+    public func openPollingSession(headers: [String: String], address: String? = nil) throws(EngineIORequestError) -> String {
         let sid = newSessionID()
         let engine = EngineIOSession(sid: sid, transport: .polling, configuration: configuration.engine, now: clock())
-        sessions[sid] = SessionRecord(engine: engine, headers: headers)
+        var record = SessionRecord(engine: engine, headers: headers)
+        record.address = address
+        try admit(record, sid: sid)
         return EngineIOSession.openPacket(sid: sid, transport: .polling, configuration: configuration.engine)
     }
 

@@ -3,7 +3,7 @@ extension SocketIOServer {
     /// once); with `sid` it starts the upgrade of that polling session. On a thrown error the HTTP
     /// layer closes the WebSocket.
     public func attachWebSocket(
-        sid: String?, headers: [String: String], writer: any EngineIOWebSocketWriter
+        sid: String?, headers: [String: String], writer: any EngineIOWebSocketWriter, address: String? = nil
     ) throws(EngineIORequestError) -> EngineIOWebSocketConnection {
         let generation = makeToken()
         guard let sid else {
@@ -13,7 +13,8 @@ extension SocketIOServer {
             var record = SessionRecord(engine: engine, headers: headers)
             record.webSocket = writer
             record.webSocketGeneration = generation
-            sessions[sid] = record
+            record.address = address
+            try admit(record, sid: sid)
             writer.write(EngineIOSession.openPacket(sid: sid, transport: .websocket, configuration: configuration.engine))
             return EngineIOWebSocketConnection(sid: sid, generation: generation)
         }

@@ -14,12 +14,22 @@ public actor SocketIOServer {
         public var sweepInterval: Duration
         /// Each socket's bounds on client events.
         public var events: SocketEventLimits
+        /// A session that sends no Socket.IO CONNECT within this time is closed (`connectTimeout`).
+        public var connectTimeout: Duration
+        /// Open sessions; past it a new one is refused (503). Unbounded unless set (chatd sets it).
+        public var maxSessions: Int
+        /// Open sessions per client address (as the HTTP layer names it); past it 429. Unbounded unless set.
+        public var maxSessionsPerAddress: Int
 
         public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1),
-                    events: SocketEventLimits = SocketEventLimits()) {
+                    events: SocketEventLimits = SocketEventLimits(), connectTimeout: Duration = .seconds(45),
+                    maxSessions: Int = .max, maxSessionsPerAddress: Int = .max) {
             self.engine = engine
             self.sweepInterval = sweepInterval
             self.events = events
+            self.connectTimeout = connectTimeout
+            self.maxSessions = maxSessions
+            self.maxSessionsPerAddress = maxSessionsPerAddress
         }
     }
 
@@ -54,6 +64,10 @@ public actor SocketIOServer {
         /// Tracked frames in poll answers; the client has them once its next GET (or the WebSocket
         /// upgrade, which it sends only after the last poll was handled) arrives.
         var awaitingNextPoll: [UInt64] = []
+        /// The client address counted against `maxSessionsPerAddress`.
+        var address: String?
+        /// Until the first Socket.IO CONNECT arrives: when the session is closed for not sending one.
+        var connectDeadline: ContinuousClock.Instant?
     }
 
     public let configuration: Configuration
@@ -65,6 +79,8 @@ public actor SocketIOServer {
     var acks = AckTracker()
     /// Client events per connected socket (rate, in flight, waiting).
     var eventQueues: [SocketID: SocketEventQueue] = [:]
+    /// Open sessions per client address.
+    var sessionsByAddress: [String: Int] = [:]
     private var lastToken: UInt64 = 0
 
     /// - Parameter clock: the current time; tests pass a manual clock and call `sweep()`.
@@ -76,6 +92,24 @@ public actor SocketIOServer {
         self.configuration = configuration
         self.handlers = handlers
         self.clock = clock
+    }
+
+    /// Registers a new session, unless the global or per-address cap refuses it.
+    func admit(_ record: SessionRecord, sid: String) throws(EngineIORequestError) {
+        if sessions.count >= configuration.maxSessions {
+            handlers.limitHit(SocketIOLimit.sessions.name)
+            throw .tooManySessions
+        }
+        if let address = record.address {
+            guard sessionsByAddress[address, default: 0] < configuration.maxSessionsPerAddress else {
+                handlers.limitHit(SocketIOLimit.sessionsPerAddress.name)
+                throw .tooManySessionsFromAddress
+            }
+            sessionsByAddress[address, default: 0] += 1
+        }
+        var record = record
+        record.connectDeadline = clock() + configuration.connectTimeout
+        sessions[sid] = record
     }
 
     func makeToken() -> UInt64 {
@@ -101,6 +135,14 @@ public actor SocketIOServer {
         }
         for sid in due where sessions[sid] != nil {
             perform(sessions[sid]!.engine.tick(now: now), sid: sid)
+        }
+        let silent = sessions.compactMap { sid, record in
+            record.connectDeadline.map { $0 <= now } == true ? sid : nil
+        }
+        for sid in silent {
+            sessions[sid]?.connectDeadline = nil
+            handlers.limitHit(SocketIOLimit.connectTimeout.name)
+            close(sid: sid)
         }
         acks.expire(now: now)
     }
@@ -175,6 +217,10 @@ public actor SocketIOServer {
     /// Forgets a closed session and disconnects its socket.
     private func sessionEnded(_ sid: String) {
         guard let record = sessions.removeValue(forKey: sid) else { return }
+        if let address = record.address {
+            let remaining = (sessionsByAddress[address] ?? 1) - 1
+            sessionsByAddress[address] = remaining > 0 ? remaining : nil
+        }
         record.poll?.continuation.resume(returning: .success(EngineIOPacket(.close).encoded))
         record.webSocket?.close()
         if case .connected(let socket) = record.namespace {
