@@ -101,6 +101,8 @@ public enum Daemon {
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
         var setup = realTimeSetup.withMembership(Chat3DialogMembership(chat3: chat3))
         setup.server.engine.maxBufferedBytes = config.outboxLimitBytes
+        setup.server.recoveryWindow = config.recoveryWindowSeconds > 0
+            ? .milliseconds(Int64(config.recoveryWindowSeconds * 1000)) : nil
         let realTime = RealTimeHub(
             tokens: tokens, setup: setup,
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },

@@ -12,10 +12,21 @@ public actor SocketIOServer {
         public var engine: EngineIOConfiguration
         /// How often `run()` sweeps heartbeats and timeouts; the resolution of every timer.
         public var sweepInterval: Duration
+        /// How long a dropped socket that asked for connection-state recovery can be resumed; nil: never.
+        public var recoveryWindow: Duration?
+        /// Replay buffer per socket, in bytes (oldest packets go first), and for all sockets together
+        /// (oldest dropped sockets go first).
+        public var replayLimitBytes: Int
+        public var replayTotalBytes: Int
 
-        public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1)) {
+        public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1),
+                    recoveryWindow: Duration? = .seconds(120), replayLimitBytes: Int = 1 << 20,
+                    replayTotalBytes: Int = 256 << 20) {
             self.engine = engine
             self.sweepInterval = sweepInterval
+            self.recoveryWindow = recoveryWindow
+            self.replayLimitBytes = replayLimitBytes
+            self.replayTotalBytes = replayTotalBytes
         }
     }
 
@@ -59,6 +70,9 @@ public actor SocketIOServer {
     var sessions: [String: SessionRecord] = [:]
     var registry = SocketRegistry()
     var acks = AckTracker()
+    /// Replay buffers of connected sockets that asked for recovery, and dropped ones kept by pid.
+    var replays: [SocketID: ReplayBuffer] = [:]
+    var persisted: [String: PersistedSocket] = [:]
     private var lastToken: UInt64 = 0
 
     /// - Parameter clock: the current time; tests pass a manual clock and call `sweep()`.
@@ -97,6 +111,7 @@ public actor SocketIOServer {
             perform(sessions[sid]!.engine.tick(now: now), sid: sid)
         }
         acks.expire(now: now)
+        if !persisted.isEmpty { evictPersisted() }
     }
 
     /// Closes every session, e.g. on shutdown.
@@ -158,6 +173,7 @@ public actor SocketIOServer {
                 delivered.append(data)
             case .closed(let reason):
                 if sessions[sid] != nil { handlers.sessionClosed(reason) }
+                if case .connected(let socket) = sessions[sid]?.namespace { persistForRecovery(socket, reason: reason) }
                 sessionEnded(sid)
             }
         }
@@ -187,6 +203,7 @@ public actor SocketIOServer {
     /// offline when it was their last socket.
     func socketGone(_ socket: SocketID) {
         acks.fail(socket: socket)
+        replays[socket] = nil
         guard let (entry, wasLast) = registry.remove(socket) else { return }
         if wasLast { handlers.userOffline(entry.user) }
     }
