@@ -37,6 +37,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var prefetch: Int
     /// The most a Socket.IO session may hold unwritten, in bytes, before it is closed.
     public var outboxLimitBytes: Int
+    /// How long a dropped socket that asked for connection-state recovery can resume; 0 turns it off.
+    public var recoveryWindowSeconds: Double
     public var chat3URL: String
     public var chat3APIKey: String?
     public var chat3Tenant: String

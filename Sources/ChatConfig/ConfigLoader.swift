@@ -152,6 +152,7 @@ public struct ConfigLoader: Sendable {
             subscribeWaitSeconds: try reader.duration("rabbitmq.subscribe_wait"),
             prefetch: try reader.int("rabbitmq.prefetch", in: 1...65535),
             outboxLimitBytes: try reader.int("realtime.outbox_limit", in: 4096...(1 << 30)),
+            recoveryWindowSeconds: try reader.duration("realtime.recovery_window"),
             chat3URL: try reader.url("chat3.url", schemes: ["http", "https"]),
             chat3APIKey: reader.optional("chat3.api_key"),
             chat3Tenant: try reader.string("chat3.tenant"),

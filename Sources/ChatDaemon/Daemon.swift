@@ -108,6 +108,8 @@ public enum Daemon {
         var setup = realTimeSetup.configured(by: config).withMembership(Chat3DialogMembership(chat3: chat3))
             .withCoMembers(Chat3CoMembers(chat3: chat3))
         setup.server.engine.maxBufferedBytes = config.outboxLimitBytes
+        setup.server.recoveryWindow = config.recoveryWindowSeconds > 0
+            ? .milliseconds(Int64(config.recoveryWindowSeconds * 1000)) : nil
         let realTime = RealTimeHub(
             tokens: tokens, setup: setup,
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },

@@ -11,8 +11,9 @@ Modes:
               CONNECTED until --resume-file exists (a small receive buffer makes the server
               feel it); with --recover, do Socket.IO connection-state recovery as socket.io-client does
               (see recover below); ends after --expect distinct ids (then --linger s) or --idle s of quiet
-  recover     WebSocket: connect with recovery, read --expect events, note pid and the last offset,
-              drop the TCP connection abruptly (RST), wait for --resume-file, reconnect with
+  recover     WebSocket: connect asking for recovery ({"recovery": true} in the auth), join --dialog,
+              read --expect events, note pid and the last offset,
+              wait for --drop-file, drop the TCP connection abruptly (RST), wait for --resume-file, reconnect with
               {pid, offset} in the CONNECT auth and report whether the server recovered the session and
               which events came
 Prints: CONNECTED, STALLED, RECEIVED <n distinct>, DUPLICATES <n>, IDS <comma-separated>, and for recover
@@ -219,6 +220,7 @@ def main():
     parser.add_argument("--dialog")
     parser.add_argument("--stall", action="store_true")
     parser.add_argument("--resume-file", help="go ahead (resume reading, reconnect) once this file exists")
+    parser.add_argument("--drop-file", help="recover: drop the connection once this file exists")
     parser.add_argument("--expect", type=int, default=0)
     parser.add_argument("--idle", type=float, default=5)
     parser.add_argument("--linger", type=float, default=1)
@@ -254,10 +256,14 @@ def main():
 
     # recover: the first connection asks for recovery the way socket.io-client >= 4.6 does once the
     # server's CONNECT answer carries a pid: it remembers the pid and the offset of the last EVENT.
-    ws, connected = ws_connect(args.host, args.port, args.token)
+    ws, connected = ws_connect(args.host, args.port, args.token, {"recovery": True})
     pid = connected.get("pid")
     if not pid:
         fail("the CONNECT answer has no pid: %r" % connected)
+    if args.dialog:
+        ws.send('421' + json.dumps(["dialog:join", {"dialogId": args.dialog}]))
+        while not ws.recv().startswith("431"):
+            pass
     say("CONNECTED")
     receiver = Receiver()
     last_offset = [None]
@@ -269,12 +275,15 @@ def main():
     before = len(receiver.seen)
     if last_offset[0] is None:
         fail("no EVENT carried an offset")
+    say("READ", before, "OFFSET", last_offset[0])
+    # The test sends more now, which lands unread in this socket's buffers and dies with it.
+    wait_resume(args.drop_file)
     drop_abruptly(ws)
     say("DROPPED", before)
     wait_resume(args.resume_file)
     ws, connected = ws_connect(args.host, args.port, args.token, {"pid": pid, "offset": last_offset[0]})
     # socket.io-client: socket.recovered = the CONNECT answer's pid equals the one it sent.
-    say("RECOVERED", "true" if connected.get("pid") == pid else "false")
+    say("RECOVERED", "true" if connected.get("pid") == pid else "false", "SID", connected.get("sid"))
     after = Receiver()
     read_events(ws, after, 0, args.idle, 0)
     say("RECEIVED", len(after.seen))

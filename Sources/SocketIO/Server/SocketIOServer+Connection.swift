@@ -68,19 +68,32 @@ extension SocketIOServer {
             sessions[sid]?.namespace = .idle
             send(SocketIOPacket(.connectError, data: Self.authenticationFailed), sid: sid)
         case .authenticated(let user):
-            var socket = SocketID(rawValue: RandomID.make())
-            while registry.sockets[socket] != nil { socket = SocketID(rawValue: RandomID.make()) }
+            let recovered = configuration.recoveryWindow == nil ? nil : takeRecoverable(auth, user: user)
+            var socket = recovered?.0.socket ?? SocketID(rawValue: RandomID.make())
+            while recovered == nil, registry.sockets[socket] != nil { socket = SocketID(rawValue: RandomID.make()) }
             sessions[sid]?.namespace = .connected(socket)
             sessions[sid]?.headers = [:]
             sessions[sid]?.heldFrames = []
             let isFirst = registry.add(socket, user: user, sessionID: sid)
+            var reply: JSONValue = ["sid": .string(socket.rawValue)]
+            if let (saved, missed) = recovered {
+                for room in saved.rooms { registry.join(socket, room: room) }
+                replays[socket] = saved.replay
+                reply = ["sid": .string(socket.rawValue), "pid": .string(saved.replay.pid)]
+                // Missed packets go first, right after the CONNECT answer.
+                sessions[sid]?.heldFrames = missed.map { ($0, 0) }
+            } else if configuration.recoveryWindow != nil, Self.wantsRecovery(auth) {
+                let pid = RandomID.make()
+                replays[socket] = ReplayBuffer(pid: pid)
+                reply = ["sid": .string(socket.rawValue), "pid": .string(pid)]
+            }
             if isFirst { handlers.userOnline(user) }
             await handlers.beforeConnected(user)
             // The session may have ended, or the socket been disconnected, while waiting.
             guard case .connected(socket) = sessions[sid]?.namespace else { return }
             let held = sessions[sid]?.heldFrames ?? []
             sessions[sid]?.heldFrames = nil
-            send(SocketIOPacket(.connect, data: ["sid": .string(socket.rawValue)]), sid: sid)
+            send(SocketIOPacket(.connect, data: reply), sid: sid)
             for (frame, tag) in held where sessions[sid] != nil {
                 perform(sessions[sid]!.engine.send(frame, tracking: tag), sid: sid)
             }

@@ -8,7 +8,7 @@ extension SocketIOServer {
         let sockets = registry.resolve(target)
         guard !sockets.isEmpty else { return }
         let frame = SocketIOFrame.event(event, arguments)
-        for socket in sockets { sendFrame(frame, to: socket) }
+        for socket in sockets { sendFrame(recoverableFrame(event, arguments, shared: frame, for: socket).frame, to: socket) }
     }
 
     /// Emits events, in order, to a socket, a user's sockets or a room, and reports once whether every
@@ -26,8 +26,21 @@ extension SocketIOServer {
         let receipt = WriteReceipt(sockets: sockets.count, whenWritten)
         for socket in sockets {
             // Frames of a session leave in order, so the last one's outcome stands for all.
-            for frame in frames.dropLast() { sendFrame(frame, to: socket) }
-            sendFrame(frames[frames.count - 1], to: socket, whenWritten: { receipt.settle($0) })
+            var offsets: [UInt64] = []
+            for (index, event) in events.enumerated() {
+                let (frame, offset) = recoverableFrame(event.event, event.arguments, shared: frames[index], for: socket)
+                if let offset { offsets.append(offset) }
+                if index < events.count - 1 {
+                    sendFrame(frame, to: socket)
+                } else if offsets.isEmpty {
+                    sendFrame(frame, to: socket, whenWritten: { receipt.settle($0) })
+                } else {
+                    sendFrame(frame, to: socket, whenWritten: { [offsets] written in
+                        if !written { Task { await self.forgetReplayed(offsets, of: socket) } }
+                        receipt.settle(written)
+                    })
+                }
+            }
         }
         return sockets.count
     }

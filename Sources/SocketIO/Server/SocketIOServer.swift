@@ -20,16 +20,27 @@ public actor SocketIOServer {
         public var maxSessions: Int
         /// Open sessions per client address (as the HTTP layer names it); past it 429. Unbounded unless set.
         public var maxSessionsPerAddress: Int
+        /// How long a dropped socket that asked for connection-state recovery can be resumed; nil: never.
+        public var recoveryWindow: Duration?
+        /// Replay buffer per socket, in bytes (oldest packets go first), and for all sockets together
+        /// (oldest dropped sockets go first).
+        public var replayLimitBytes: Int
+        public var replayTotalBytes: Int
 
         public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1),
                     events: SocketEventLimits = SocketEventLimits(), connectTimeout: Duration = .seconds(45),
-                    maxSessions: Int = .max, maxSessionsPerAddress: Int = .max) {
+                    maxSessions: Int = .max, maxSessionsPerAddress: Int = .max,
+                    recoveryWindow: Duration? = .seconds(120), replayLimitBytes: Int = 1 << 20,
+                    replayTotalBytes: Int = 256 << 20) {
             self.engine = engine
             self.sweepInterval = sweepInterval
             self.events = events
             self.connectTimeout = connectTimeout
             self.maxSessions = maxSessions
             self.maxSessionsPerAddress = maxSessionsPerAddress
+            self.recoveryWindow = recoveryWindow
+            self.replayLimitBytes = replayLimitBytes
+            self.replayTotalBytes = replayTotalBytes
         }
     }
 
@@ -81,6 +92,9 @@ public actor SocketIOServer {
     var eventQueues: [SocketID: SocketEventQueue] = [:]
     /// Open sessions per client address.
     var sessionsByAddress: [String: Int] = [:]
+    /// Replay buffers of connected sockets that asked for recovery, and dropped ones kept by pid.
+    var replays: [SocketID: ReplayBuffer] = [:]
+    var persisted: [String: PersistedSocket] = [:]
     private var lastToken: UInt64 = 0
 
     /// - Parameter clock: the current time; tests pass a manual clock and call `sweep()`.
@@ -145,6 +159,7 @@ public actor SocketIOServer {
             close(sid: sid)
         }
         acks.expire(now: now)
+        if !persisted.isEmpty { evictPersisted() }
     }
 
     /// Closes every session, e.g. on shutdown.
@@ -208,6 +223,7 @@ public actor SocketIOServer {
                 delivered.append(data)
             case .closed(let reason):
                 if sessions[sid] != nil { handlers.sessionClosed(reason) }
+                if case .connected(let socket) = sessions[sid]?.namespace { persistForRecovery(socket, reason: reason) }
                 sessionEnded(sid)
             }
         }
@@ -242,6 +258,7 @@ public actor SocketIOServer {
     func socketGone(_ socket: SocketID) {
         acks.fail(socket: socket)
         eventQueues[socket] = nil
+        replays[socket] = nil
         guard let (entry, wasLast) = registry.remove(socket) else { return }
         if wasLast { handlers.userOffline(entry.user) }
     }
