@@ -169,6 +169,7 @@ enum ReloadDiff {
         "resendCooldownSeconds": "auth.resend_cooldown", "phoneHourlyLimit": "auth.phone_hourly_limit",
         "ipHourlyLimit": "auth.ip_hourly_limit", "verifyPhoneHourlyLimit": "auth.verify_phone_hourly_limit",
         "verifyIPHourlyLimit": "auth.verify_ip_hourly_limit",
+        "outboxLimitBytes": "realtime.outbox_limit", "recoveryWindowSeconds": "realtime.recovery_window",
     ]
 
     /// Config key names by `ServerLimits` property (`ChatdConfig.limits` is reported key by key).

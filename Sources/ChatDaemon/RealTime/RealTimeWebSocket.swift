@@ -76,7 +76,11 @@ public enum RealTimeWebSocket {
                 "reason": "outbox_overflow", "realtime.outbox_limit": "\(limit)",
             ])
             metrics?.sessionsClosed("outbox_overflow").increment()
-            channel.close(promise: nil)
+            // Output first: what the kernel already took still reaches a peer that reads, then FIN. A full
+            // close with unread input would be a reset, and a reset drops those frames, which count as
+            // written. The rest of the connection goes a moment later.
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
         })
         let connection: EngineIOWebSocketConnection
         do {

@@ -251,8 +251,9 @@ public struct EngineIOSession: Sendable {
             if pingDue == nil { pingDue = now + configuration.pingInterval }
             return []
         case .close:
-            // The pending GET learns the session is over as the reference server tells it: `1`.
-            return terminate(.clientRequested, pollReply: EngineIOPacket(.close).encoded)
+            // The pending GET is released with `6` (noop), as the reference server and the official
+            // engine.io-protocol suite ("forcefully close the session") answer it.
+            return terminate(.clientRequested, pollReply: EngineIOPacket(.noop).encoded)
         case .open, .upgrade, .noop:
             return []
         }
