@@ -201,14 +201,24 @@ struct DeliveryOnWriteTests {
             #expect(before.received < total, "the reader was never cut")
             #expect(before.duplicates == 0)
 
-            let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(queued.ready)",
-                                   "--idle", "20", "--linger", "1"], name: "again")
-            _ = try await again.waitForLine("IDS", timeoutSeconds: 90)
-            let after = RawReport(again.log)
-            #expect(after.received == queued.ready, "\(after.received) of \(queued.ready)")
-            #expect(Set(before.ids).union(after.ids) == DeliveryHarness.messageIds(0..<total), "updates lost")
-            #expect(Set(before.ids).isDisjoint(with: after.ids), "updates doubled")
-            await again.stop()
+            // Reconnect until the queue is drained. On a loaded machine the backlog's bursts can overflow the
+            // small outbox again and cut the reader; that may cost another round, never an update.
+            var seen = before.ids
+            var doubled = 0
+            var waiting = queued.ready
+            for round in 0..<6 where waiting > 0 {
+                let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(waiting)",
+                                       "--idle", "20", "--linger", "1"], name: "again-\(round)")
+                _ = try await again.waitForLine("IDS", timeoutSeconds: 90)
+                let after = RawReport(again.log)
+                doubled += after.ids.filter(seen.contains).count
+                seen += after.ids
+                await again.stop()
+                waiting = try await h.settledQueue(of: bob.userId).ready
+            }
+            #expect(waiting == 0, "\(waiting) still queued after six reconnects")
+            #expect(Set(seen) == DeliveryHarness.messageIds(0..<total), "updates lost")
+            #expect(doubled == 0, "updates doubled")
         }
     }
 

@@ -177,11 +177,11 @@ struct EngineIOSessionTests {
         #expect(session.state == .polling)
     }
 
-    @Test("the client's close packet ends the session; a pending GET gets the close packet")
+    @Test("the client's close packet ends the session; a pending GET is released with noop")
     func clientClose() {
         var session = pollingSession()
         _ = session.poll(now: start)
-        #expect(session.post("1", now: start).effects == [.respondToPoll("1"), .closed(.clientRequested)])
+        #expect(session.post("1", now: start).effects == [.respondToPoll("6"), .closed(.clientRequested)])
         var webSocket = EngineIOSession(sid: "w", transport: .websocket, configuration: configuration, now: start)
         #expect(webSocket.webSocketText("1", now: start) == [.closeWebSocket, .closed(.clientRequested)])
     }
