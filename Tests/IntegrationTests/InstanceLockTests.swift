@@ -112,4 +112,28 @@ struct InstanceLockTests {
             proxy.cut()
         }
     }
+
+    @Test("a chatd whose lock connection drops takes the lock again when the broker returns and keeps serving")
+    func reacquiredAfterReconnect() async throws {
+        try await RabbitMQFixture.with { broker in
+            let directory = try TemporaryDirectory("instance-lock")
+            defer { directory.remove() }
+            var environment = try Self.own(try Self.environment(directory, broker: broker, template: broker.name("{instance}_{userId}")),
+                                           directory, "only")
+            environment["CHATD_INSTANCE"] = "again-\(UUID().uuidString.prefix(8).lowercased())"
+            let proxy = try BrokerProxy()
+            environment["RABBITMQ_URL"] = proxy.amqpURL
+            let chatd = try await ChatdProcess.start(environment: environment, logURL: directory.url.appendingPathComponent("only.log"))
+            defer { Task { await chatd.service.stop() } }
+            _ = try await chatd.service.waitForLine("instance lock held")
+            proxy.cut()
+            _ = try await chatd.service.waitForLine("amqp instance lock disconnected")
+            try proxy.restore()
+            _ = try await chatd.service.waitForLine("(?s)instance lock held.*instance lock held")
+            #expect(try await HTTPTestClient.send("GET", "\(chatd.baseURL)/health").status == 200)
+            #expect(!chatd.service.log.contains(Self.refusal))
+            #expect(await chatd.service.stop() == 0)
+            proxy.cut()
+        }
+    }
 }
