@@ -86,11 +86,13 @@ final class AMQPConnection {
         try checkLastReply(channel)
     }
 
-    func declareQueue(_ channel: UInt16, name: String, durable: Bool, autoDelete: Bool,
+    /// `exclusive`: the queue belongs to this connection; another connection declaring it gets 405.
+    func declareQueue(_ channel: UInt16, name: String, durable: Bool, autoDelete: Bool, exclusive: Bool = false,
                       arguments: AMQPTable) throws(AMQPFailure) {
         withBytes(name) { nameBytes in
             arguments.withTable { table in
-                _ = amqp_queue_declare(state, channel, nameBytes, 0, durable ? 1 : 0, 0, autoDelete ? 1 : 0, table)
+                _ = amqp_queue_declare(state, channel, nameBytes, 0, durable ? 1 : 0, exclusive ? 1 : 0,
+                                       autoDelete ? 1 : 0, table)
             }
         }
         try checkLastReply(channel)
@@ -393,6 +395,7 @@ enum AMQPFailure: Error {
     var publicError: AMQPError {
         switch self {
         case .library(let text): .connectionLost(underlying: text)
+        case .channelClosed(_, 405, let text): .locked(text: text)
         case .channelClosed(_, let code, let text): .refused(code: code, text: text)
         case .connectionClosed(let code, let text): code == 320 ? .connectionLost(underlying: text) : .refused(code: code, text: text)
         }

@@ -9,6 +9,8 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The broker refused the operation by closing the channel or connection, e.g. 404 (no such
     /// exchange or queue), 406 (a queue redeclared with other arguments), 403 (access refused).
     case refused(code: Int, text: String)
+    /// 405 RESOURCE_LOCKED: an exclusive queue belongs to another connection.
+    case locked(text: String)
     /// The broker negatively acknowledged a published message.
     case nacked
     /// `close()` / `stop()` was called.
@@ -20,6 +22,7 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
         case .notConnected: "not connected to the broker"
         case .connectionLost(let underlying): "connection to the broker lost: \(underlying)"
         case .refused(let code, let text): "broker refused the operation (\(code)): \(text)"
+        case .locked(let text): "held by another connection (405): \(text)"
         case .nacked: "broker did not accept the message"
         case .closed: "the AMQP client is closed"
         }

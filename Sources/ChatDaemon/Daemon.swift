@@ -223,17 +223,24 @@ public enum Daemon {
                                               controller: controller, logger: logger,
                                               onListening: { readiness.listening(.control) })
         } catch { throw StartupError.controlSocket(error.description) }
+        // Before serving: a second chatd with this instance's queues refuses (exit 78), see InstanceLock.
+        let instanceLock: InstanceLock
+        do { instanceLock = try InstanceLock(config: config, logger: logger) } catch {
+            throw StartupError.config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
+        }
+        try await instanceLock.acquireAtStartup()
         let deadline = ShutdownDeadline(timeout: .seconds(limits.shutdownTimeout), connections: connections,
                                         openSessions: { await services.realTime.server.sessionCount }, logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
             // Shut down in reverse: the deadline starts (server.shutdown_timeout), sockets close (clients
             // reconnect elsewhere), then HTTP, then AMQP; the control socket last, so status answers while
             // draining.
-            services: [.init(service: controlServer), .init(service: services.pipeline), .init(service: services.relay), .init(service: app),
+            services: [.init(service: controlServer), .init(service: instanceLock), .init(service: services.pipeline), .init(service: services.relay), .init(service: app),
                        .init(service: services.realTime), .init(service: deadline)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         controller.onShutdown { await serviceGroup.triggerGracefulShutdown() }
+        instanceLock.onTaken { await serviceGroup.triggerGracefulShutdown() }
         let watchdog = Task { await notifier.runWatchdog() }
         do { try await serviceGroup.run() } catch let error as IOError where !readiness.isListening(.http) {
             // Before HTTP listened, a socket error can only be the bind: say which address and why, once.
@@ -246,6 +253,7 @@ public enum Daemon {
         watchdog.cancel()
         notifier.notify("STOPPING=1")
         await services.store.close()
+        if instanceLock.wasTaken { throw InstanceTaken(message: instanceLock.refusal) }
         logger.notice("chatd stopped")
     }
 }

@@ -66,6 +66,8 @@ struct Chatd: AsyncParsableCommand {
             // One line, on stderr (the journal keeps it, at priority critical); a URL's password masked.
             logger.critical("cannot start: \(LogSetup.masked(error.message))")
             throw ExitCode(error.exitStatus)
+        } catch let error as InstanceTaken {
+            throw ExitCode(error.exitStatus) // the lock logged why
         }
     }
 }
