@@ -21,10 +21,12 @@ public struct ConformanceServer: Sendable {
 
     /// - Parameter engine: the suites' heartbeat by default; tests that must not race a loaded machine's
     ///   scheduler against a 200 ms pong timeout pass a longer one.
-    public init(engine: EngineIOConfiguration = ConformanceServer.engine) {
+    /// - Parameter ackTimeout: how long `emit-with-ack` waits for the client's answer (the suites' 200 ms
+    ///   by default; the project's tests give a loaded machine longer).
+    public init(engine: EngineIOConfiguration = ConformanceServer.engine, ackTimeout: Duration = .milliseconds(200)) {
         configuration = engine
         echo = EngineIOEchoServer(configuration: engine)
-        socketIO = ConformanceHandlers().makeServer(
+        socketIO = ConformanceHandlers(ackTimeout: ackTimeout).makeServer(
             configuration: SocketIOServer.Configuration(engine: engine, sweepInterval: Self.sweepInterval))
     }
 

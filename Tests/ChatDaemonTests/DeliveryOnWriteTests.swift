@@ -177,7 +177,9 @@ struct DeliveryOnWriteTests {
     func slowWebSocketReader() async throws {
         // The scenario sends 6,000; 1,500 updates of ~1.2 KB overflow a 64 KiB outbox just the same.
         let total = 1500
-        let h = try await DeliveryHarness(outboxLimit: 64 << 10)
+        // Prefetch 48: enough unacked updates (two frames of ~1.1 KB each) to overflow the outbox of a reader
+        // that stops, small enough that the backlog's bursts rarely cut a reader that reads.
+        let h = try await DeliveryHarness(outboxLimit: 64 << 10, prefetch: 48)
         defer { Task { await h.cleanUp() } }
         let (bob, token) = try await h.realTime.user("Bob", phone: "79000000102")
         let resume = h.directory.path("resume")
@@ -209,7 +211,8 @@ struct DeliveryOnWriteTests {
             for round in 0..<6 where waiting > 0 {
                 let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(waiting)",
                                        "--idle", "20", "--linger", "1"], name: "again-\(round)")
-                _ = try await again.waitForLine("IDS", timeoutSeconds: 90)
+                // A reader cut again during its handshake exits without a report: that round read nothing.
+                _ = try? await again.waitForLine("IDS", timeoutSeconds: 90)
                 let after = RawReport(again.log)
                 doubled += after.ids.filter(seen.contains).count
                 seen += after.ids

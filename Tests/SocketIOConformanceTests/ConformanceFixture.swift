@@ -30,7 +30,7 @@ struct ConformanceFixture {
         // Cancelling the server at the end of each test logs shutdown noise at error level.
         logger.logLevel = .critical
         let server = Task { [logger] in
-            try await ConformanceServer(engine: engine).run(port: 0, logger: logger) { port in
+            try await ConformanceServer(engine: engine, ackTimeout: .seconds(10)).run(port: 0, logger: logger) { port in
                 ready.continuation.yield(port)
             }
         }
