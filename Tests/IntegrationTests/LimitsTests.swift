@@ -225,9 +225,10 @@ struct LimitsTests {
         #expect(run.bystanderOK)
         #expect(run.during < max(1.0, run.before * 2), "bystander \(run.before)s → \(run.during)s")
         #expect(try await fixture.limitHits("socket_event_queue") == 1)
-        // Not asserted here: with socket events still stuck in a hung Chat3, chatd's graceful stop does not
-        // finish (> 30 s seen) — a known gap of the shutdown bound (issue 13), stopped hard below.
-        await fixture.chatd.service.stop(signal: SIGKILL)
+        // Chat3 calls still hang (20 s): the stop must not wait for them.
+        let stopping = ContinuousClock.now
+        #expect(await fixture.chatd.service.stop(graceSeconds: 30) == 0)
+        #expect(ContinuousClock.now - stopping < .seconds(15), "stop took \(ContinuousClock.now - stopping)")
     }
 
     @Test("a polling POST with more packets than socketio.max_packets_per_post gets 400 Too many packets and its session closes; another user's requests stay fast")

@@ -283,9 +283,13 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     /// Runs the heartbeat sweeper and presence fan-out; on graceful shutdown (SIGTERM) closes every
     /// session and returns.
     public func run() async throws {
+        // Presence looks up co-members in Chat3, and a Chat3 call cannot be interrupted: were it a child
+        // of the group below, a hung Chat3 would hold the shutdown for a request timeout per change.
+        // Cancelled, not awaited; what it still waits for ends with the process.
+        let presenceForwarding = Task { await self.forwardPresence() }
+        defer { presenceForwarding.cancel() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.server.run() }
-            group.addTask { await self.forwardPresence() }
             group.addTask { await self.sessions.run() }
             try? await gracefulShutdown()
             let sockets = await server.socketCount
@@ -310,6 +314,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     /// another instance. Changes are handled one at a time, so a slow Chat3 delays presence, never a connect.
     private func forwardPresence() async {
         for await change in presenceChanges {
+            if Task.isCancelled { return }
             switch change {
             case .online(let user):
                 let recipients = await currentCoMembers(of: user.id)
