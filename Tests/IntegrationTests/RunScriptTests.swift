@@ -21,7 +21,8 @@ struct RunScriptTests {
                                                       "CHAT3_SIM_PORT": "\(simPort)",
                                                       "CHATD_BIN_DIR": ChatBinaries.directory.path],
                                         logURL: directory.url.appendingPathComponent("run.log"))
-        let token = try await script.waitForLine("demo token: +([A-Za-z0-9._-]+)", timeoutSeconds: 90)
+        // Generous: on a loaded CI machine the broker check, two starts and three chatctl runs take long.
+        let token = try await script.waitForLine("demo token: +([A-Za-z0-9._-]+)", timeoutSeconds: 240)
         let pids = try String(contentsOfFile: "\(runDir)/run.pids", encoding: .utf8)
             .split(separator: "\n").compactMap { Int32($0) }
         #expect(pids.count == 2, "chat3-sim and chatd")
