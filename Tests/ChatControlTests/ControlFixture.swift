@@ -68,7 +68,7 @@ func runNow(_ executable: String, _ arguments: [String]) -> Int32 {
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { return -1 }
+    do { try launchSerialized(process) } catch { return -1 }
     process.waitUntilExit()
     return process.terminationStatus
 }

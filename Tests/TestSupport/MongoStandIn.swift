@@ -72,7 +72,7 @@ public final class MongoStandIn: Sendable {
         process.standardInput = stdin
         let child = Child(process: process, stdin: stdin)
         process.terminationHandler = { [child] _ in child.exited.signal() }
-        try process.run()
+        try launchSerialized(process)
 
         let reader = stdout.fileHandleForReading
         let reported = ReportedFlag()

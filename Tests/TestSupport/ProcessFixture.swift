@@ -46,7 +46,7 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     }
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch {
+        do { try launchSerialized(process) } catch {
             process.terminationHandler = nil
             continuation.resume(throwing: error)
             return
@@ -80,7 +80,7 @@ public final class ServiceProcess: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try launchSerialized(process)
     }
 
     public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
@@ -162,3 +162,12 @@ public final class ChatdProcess: Sendable {
         return ChatdProcess(service: service, port: Int(port)!)
     }
 }
+
+/// Starts `process` with no other test starting one at the same moment. Foundation's `Process.run` on
+/// Linux crashed twice in full runs (a memcpy inside it while tests launched children in parallel); one
+/// launch at a time costs microseconds and takes that race away.
+public func launchSerialized(_ process: Process) throws {
+    try processLaunchLock.withLock { _ in try process.run() }
+}
+
+private let processLaunchLock = Mutex<Void>(())

@@ -22,7 +22,7 @@ public final class ScriptedSocketClient: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launchSerialized(process)
         let reader = output.fileHandleForReading
         let lines = self.lines
         Thread.detachNewThread {
