@@ -173,7 +173,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                         whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int {
         guard let id = UserID(rawValue: userId) else { return 0 }
         var emissions = emissions
-        if let names {
+        // Only `typing:update` lacks a name; every other update goes out as it came, with no copy.
+        if let names, emissions.contains(where: { $0.event == "typing:update" }) {
             var completed: [UpdateEvents.Emission] = []
             for emission in emissions {
                 completed.append(.init(event: emission.event, payload: await names.completing(emission.event, emission.payload)))
