@@ -38,6 +38,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // Starting child programs: posix_spawn with every inherited descriptor closed (see ChildProcess).
+        .target(name: "CSpawn"),
+        .target(name: "Spawn", dependencies: ["CSpawn"], swiftSettings: strict),
+
         // Core: domain types and rules. No I/O.
         .target(name: "ChatCore",
                 dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -52,7 +56,7 @@ let package = Package(
                 swiftSettings: strict),
         // Auth: one-time codes, JWT issuing and checking (shared by chatd and chatctl).
         .target(name: "ChatAuth",
-                dependencies: ["ChatCore", "ChatStore",
+                dependencies: ["ChatCore", "ChatStore", "Spawn",
                                .product(name: "JWTKit", package: "jwt-kit"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -132,8 +136,9 @@ let package = Package(
                           swiftSettings: strict),
 
         // Test support: service fixtures (MongoDB stand-in, RabbitMQ, binaries) shared by test targets.
-        .target(name: "TestSupport", dependencies: ["ChatCore", "ChatStore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ChatCore", "ChatStore", "Spawn"], path: "Tests/TestSupport"),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
+        .testTarget(name: "SpawnTests", dependencies: ["Spawn"]),
         .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig"]),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "TestSupport"]),
         .testTarget(name: "ChatAuthTests", dependencies: ["ChatAuth", "ChatStore", "TestSupport"]),

@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import Logging
+import Spawn
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -46,28 +47,24 @@ public struct CommandCodeSender: CodeSender {
     }
 
     public func send(code: String, to phone: Phone) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
         var environment = self.environment
         environment["SMS_PHONE"] = phone.digits
         environment["SMS_CODE"] = code
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: CodeSenderError(reason: "cannot run SMS command: \(error)"))
-                return
-            }
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds) {
-                if process.isRunning { kill(pid, SIGKILL) }
-            }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", command], environment: environment,
+                                     stdin: .null, stdout: .null, stderr: .inherit)
+        } catch {
+            throw CodeSenderError(reason: "cannot run SMS command: \(error)")
         }
-        guard status == 0 else { throw CodeSenderError(reason: "SMS command exited with \(status)") }
+        // The child leads its own process group: a timeout stops the shell and whatever it started.
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(timeoutSeconds))
+            child.send(SIGKILL, group: true)
+        }
+        let termination = await child.wait()
+        timeout.cancel()
+        guard termination == .exited(0) else { throw CodeSenderError(reason: "SMS command \(termination)") }
     }
 }
 

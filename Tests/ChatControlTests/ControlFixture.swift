@@ -63,14 +63,9 @@ struct FixtureFailure: Error, CustomStringConvertible {
 /// Runs a program to completion synchronously (for clean-up in `defer`).
 @discardableResult
 func runNow(_ executable: String, _ arguments: [String]) -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    do { try launchSerialized(process) } catch { return -1 }
-    process.waitUntilExit()
-    return process.terminationStatus
+    guard let child = try? ChildProcess(executable: executable, arguments: arguments,
+                                        environment: ProcessInfo.processInfo.environment) else { return -1 }
+    return child.waitBlocking().status
 }
 
 /// A system user (and optionally group) created for one test and deleted afterwards.

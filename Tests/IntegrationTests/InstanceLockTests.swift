@@ -53,7 +53,7 @@ struct InstanceLockTests {
 
             let health = try await HTTPTestClient.send("GET", "\(first.baseURL)/health")
             #expect(health.status == 200)
-            #expect(first.service.process.isRunning)
+            #expect(first.service.isRunning)
             #expect(await first.service.stop() == 0)
         }
     }
@@ -104,9 +104,9 @@ struct InstanceLockTests {
 
             try proxy.restore()
             let deadline = Date().addingTimeInterval(60)
-            while second.service.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(!second.service.process.isRunning)
-            #expect(second.service.process.terminationStatus == 78, "\(second.service.log)")
+            while second.service.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!second.service.isRunning)
+            #expect(second.service.exitStatus == 78, "\(second.service.log)")
             #expect(second.service.log.contains(Self.refusal), "\(second.service.log)")
             #expect(try await HTTPTestClient.send("GET", "\(first.baseURL)/health").status == 200)
             proxy.cut()

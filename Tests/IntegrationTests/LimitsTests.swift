@@ -87,7 +87,7 @@ struct LimitsTests {
                 let probe = try await bystanderMe()
                 samples.append(probe.seconds)
                 ok = ok && probe.ok
-            } while client.process.isRunning
+            } while client.isRunning
             let during = samples.sorted()[samples.count / 2]
             let line = try await client.waitForLine("(\\{.*\\})", timeoutSeconds: 5)
             return (try JSONValue.parse(line), before, during, ok)

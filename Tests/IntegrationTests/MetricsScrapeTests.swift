@@ -51,7 +51,11 @@ struct MetricsScrapeTests {
             let sockets = tabs + [bobSocket]
             for socket in sockets { try await socket.waitFor { $0["connected"] == true } }
 
-            var metrics = try await MetricsProbe.waitFor("chatd_websocket_connections 3.0", at: base)
+            _ = try await MetricsProbe.waitFor("chatd_websocket_connections 3.0", at: base)
+            // A CONNECT waits for its user's subscription only while the broker connection is up; one made
+            // while chatd's consumer is still connecting (a loaded machine) is answered first and
+            // subscribed right after. Publishing before that would go to a queue that does not exist yet.
+            var metrics = try await MetricsProbe.waitFor("chatd_amqp_subscriptions 2.0", at: base, timeoutSeconds: 30)
             #expect(Self.value("chatd_websocket_connections", in: metrics) == 3)
             #expect(Self.value("chatd_users_online", in: metrics) == 2)
             #expect(Self.value("chatd_amqp_subscriptions", in: metrics) == 2)

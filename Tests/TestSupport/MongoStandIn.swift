@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 import Synchronization
 import Testing
 
@@ -24,22 +25,13 @@ public final class MongoStandIn: Sendable {
     }
 
     public let port: Int
-    public var pid: Int32 { child.process.processIdentifier }
+    public var pid: Int32 { child.process.pid }
     private let child: Child
 
-    /// `Process` is not Sendable; this box only calls `terminate` and reads `isRunning` and the pid,
-    /// which Foundation allows from any thread, after `run()` has returned.
-    private final class Child: @unchecked Sendable {
-        let process: Process
-        let stdin: Pipe
-        /// Signalled by the termination handler. Waiting on it blocks a dispatch thread, where
-        /// `waitUntilExit` would spin a run loop on a cooperative one.
-        let exited = DispatchSemaphore(value: 0)
-
-        init(process: Process, stdin: Pipe) {
-            self.process = process
-            self.stdin = stdin
-        }
+    /// The stand-in and our end of its standard input (closing it makes the stand-in exit).
+    private struct Child: Sendable {
+        let process: ChildProcess
+        let stdin: FileHandle
     }
 
     /// The stand-in of the innermost `.mongoStandIn` scope, if any.
@@ -62,17 +54,19 @@ public final class MongoStandIn: Sendable {
             ?? root.appendingPathComponent(".venv/bin/python3").path
         guard FileManager.default.isExecutableFile(atPath: python) else { throw StartError.noPython(python) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root.appendingPathComponent("tools/mongo-standin.py").path,
-                             "--port", "0", "--exit-on-stdin-eof"]
         let stdout = Pipe()
         let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardInput = stdin
-        let child = Child(process: process, stdin: stdin)
-        process.terminationHandler = { [child] _ in child.exited.signal() }
-        try launchSerialized(process)
+        let process = try ChildProcess(executable: python,
+                                       arguments: [root.appendingPathComponent("tools/mongo-standin.py").path,
+                                                   "--port", "0", "--exit-on-stdin-eof"],
+                                       environment: ProcessInfo.processInfo.environment,
+                                       stdin: .descriptor(stdin.fileHandleForReading.fileDescriptor),
+                                       stdout: .descriptor(stdout.fileHandleForWriting.fileDescriptor),
+                                       stderr: .inherit)
+        // The child has its own copies; ours would keep its stdin open and our reads from never ending.
+        try? stdin.fileHandleForReading.close()
+        try? stdout.fileHandleForWriting.close()
+        let child = Child(process: process, stdin: stdin.fileHandleForWriting)
 
         let reader = stdout.fileHandleForReading
         let reported = ReportedFlag()
@@ -91,7 +85,7 @@ public final class MongoStandIn: Sendable {
             // Unblocks the read if the stand-in never reports a port.
             let deadline = DispatchTime.now() + .seconds(30)
             DispatchQueue.global().asyncAfter(deadline: deadline) { [child] in
-                if !reported.value.load(ordering: .sequentiallyConsistent) { child.process.terminate() }
+                if !reported.value.load(ordering: .sequentiallyConsistent) { child.process.send(SIGTERM) }
             }
         }
         let text = line?.split(separator: "\n").first.map(String.init) ?? ""
@@ -108,19 +102,14 @@ public final class MongoStandIn: Sendable {
     }
 
     private static func stop(_ child: Child) async {
-        if child.process.isRunning { child.process.terminate() }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                if child.exited.wait(timeout: .now() + .seconds(10)) == .timedOut {
-                    kill(child.process.processIdentifier, SIGKILL)
-                    child.exited.wait()
-                }
-                // Leave it signalled, so stopping twice does not wait forever.
-                child.exited.signal()
-                continuation.resume()
-            }
+        child.process.send(SIGTERM)
+        let killer = Task {
+            try await Task.sleep(for: .seconds(10))
+            child.process.send(SIGKILL)
         }
-        try? child.stdin.fileHandleForWriting.close()
+        await child.process.wait()
+        killer.cancel()
+        try? child.stdin.close()
     }
 
     /// Runs `body` with a fresh stand-in, stopped afterwards whatever happens.

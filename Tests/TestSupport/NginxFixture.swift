@@ -160,7 +160,7 @@ public final class NginxProcess: Sendable {
     func waitUntilServing(timeoutSeconds: Double = 10) async -> Bool {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while Date() < deadline {
-            guard service.process.isRunning else { return false }
+            guard service.isRunning else { return false }
             if Self.accepts(port: port) { return true }
             try? await Task.sleep(for: .milliseconds(50))
         }

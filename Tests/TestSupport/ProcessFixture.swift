@@ -1,4 +1,5 @@
 import Foundation
+@_exported import Spawn
 import Synchronization
 
 /// The project's own executables, as built for this test run.
@@ -24,10 +25,6 @@ public struct CommandResult: Sendable {
 /// Runs a program to completion with extra environment, optional stdin text, and a timeout.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        stdin: String? = nil, timeoutSeconds: Double = 60) async throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -35,52 +32,50 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     let outURL = directory.appendingPathComponent("out"), errURL = directory.appendingPathComponent("err")
     FileManager.default.createFile(atPath: outURL.path, contents: nil)
     FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
+    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+    var input: FileHandle?
     if let stdin {
         let inURL = directory.appendingPathComponent("in")
         FileManager.default.createFile(atPath: inURL.path, contents: Data(stdin.utf8))
-        process.standardInput = try FileHandle(forReadingFrom: inURL)
-    } else {
-        process.standardInput = FileHandle.nullDevice
+        input = try FileHandle(forReadingFrom: inURL)
     }
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try launchSerialized(process) } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-            return
-        }
-        let pid = process.processIdentifier
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds) { kill(pid, SIGKILL) }
+    let child = try ChildProcess(executable: executable, arguments: arguments,
+                                 environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                 stdin: input.map { .descriptor($0.fileDescriptor) } ?? .null,
+                                 stdout: .descriptor(out.fileDescriptor), stderr: .descriptor(err.fileDescriptor))
+    try? out.close(); try? err.close(); try? input?.close()
+    let timeout = Task {
+        try await Task.sleep(for: .seconds(timeoutSeconds))
+        child.send(SIGKILL)
     }
-    return CommandResult(status: status,
+    let termination = await child.wait()
+    timeout.cancel()
+    return CommandResult(status: termination.status,
                          stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                          stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
 }
 
 /// A long-running child (chatd, chat3-sim) whose stderr and stdout go to a log file the test can read.
 /// Stopped by PID; `deinit` kills it if a test forgot.
-public final class ServiceProcess: @unchecked Sendable {
-    // `process` is only started once and then signalled/waited; Foundation allows that from any thread.
-    public let process: Process
+public final class ServiceProcess: Sendable {
+    public let child: ChildProcess
     public let logURL: URL
     private let stopped = Atomic(false)
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { child.pid }
+    public var isRunning: Bool { child.isRunning }
+    /// The exit code (or the signal's number); nil while it runs.
+    public var exitStatus: Int32? { child.termination?.status }
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String], logURL: URL) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         self.logURL = logURL
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try launchSerialized(process)
+        defer { try? handle.close() }
+        child = try ChildProcess(executable: executable, arguments: arguments,
+                                 environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                 stdin: .null, stdout: .descriptor(handle.fileDescriptor),
+                                 stderr: .descriptor(handle.fileDescriptor))
     }
 
     public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
@@ -95,7 +90,7 @@ public final class ServiceProcess: @unchecked Sendable {
                 let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
                 return String(text[Range(range, in: text)!])
             }
-            if !process.isRunning { throw ServiceProcessError.exited(status: process.terminationStatus, log: text) }
+            if let ended = child.termination { throw ServiceProcessError.exited(status: ended.status, log: log) }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ServiceProcessError.timedOut(pattern: pattern, log: log)
@@ -104,18 +99,20 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Sends `signal` and waits for the exit status (SIGKILL after `graceSeconds`).
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, graceSeconds: Double = 10) async -> Int32 {
-        if stopped.exchange(true, ordering: .sequentiallyConsistent) == false, process.isRunning {
-            kill(pid, signal)
-            let deadline = Date().addingTimeInterval(graceSeconds)
-            while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-            if process.isRunning { kill(pid, SIGKILL) }
+        if stopped.exchange(true, ordering: .sequentiallyConsistent) == false, child.isRunning {
+            child.send(signal)
+            let killer = Task {
+                try await Task.sleep(for: .seconds(graceSeconds))
+                child.send(SIGKILL)
+            }
+            await child.wait()
+            killer.cancel()
         }
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.terminationStatus
+        return await child.wait().status
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        child.send(SIGKILL)
     }
 }
 
@@ -162,12 +159,3 @@ public final class ChatdProcess: Sendable {
         return ChatdProcess(service: service, port: Int(port)!)
     }
 }
-
-/// Starts `process` with no other test starting one at the same moment. Foundation's `Process.run` on
-/// Linux crashed twice in full runs (a memcpy inside it while tests launched children in parallel); one
-/// launch at a time costs microseconds and takes that race away.
-public func launchSerialized(_ process: Process) throws {
-    try processLaunchLock.withLock { _ in try process.run() }
-}
-
-private let processLaunchLock = Mutex<Void>(())

@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -104,20 +105,28 @@ public struct RabbitMQFixture: Sendable {
                 no Python venv at .venv in the repository: python3 -m venv .venv && .venv/bin/pip install pika
                 """)
         }
-        let process = Process()
-        process.executableURL = python
-        process.arguments = ["-c", script] + arguments
         let output = Pipe()
         let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try launchSerialized(process)
+        let process = try ChildProcess(executable: python.path, arguments: ["-c", script] + arguments,
+                                       environment: ProcessInfo.processInfo.environment, stdin: .null,
+                                       stdout: .descriptor(output.fileHandleForWriting.fileDescriptor),
+                                       stderr: .descriptor(errors.fileHandleForWriting.fileDescriptor))
+        try? output.fileHandleForWriting.close()
+        try? errors.fileHandleForWriting.close()
+        // stderr is read on its own thread: a child filling one pipe while we block on the other would hang.
+        let errorData = Mutex(Data())
+        let errorsRead = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let data = errors.fileHandleForReading.readDataToEndOfFile()
+            errorData.withLock { $0 = data }
+            errorsRead.signal()
+        }
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw RabbitMQFixtureError.commandFailed("python exited \(process.terminationStatus): "
-                                                     + String(decoding: errorData, as: UTF8.self))
+        errorsRead.wait()
+        let status = process.waitBlocking().status
+        guard status == 0 else {
+            throw RabbitMQFixtureError.commandFailed("python exited \(status): "
+                                                     + String(decoding: errorData.withLock { $0 }, as: UTF8.self))
         }
         return String(decoding: outputData, as: UTF8.self)
     }

@@ -1,28 +1,31 @@
 import ChatCore
 import Foundation
+import Spawn
 import Synchronization
 
 /// The real python-socketio client (tools/testclients/scripted_client.py), driven from a test:
 /// commands go to its stdin, everything it sees comes back as JSON lines.
 public final class ScriptedSocketClient: @unchecked Sendable {
-    // `process` and the pipes are set up once in init; `lines` is guarded by its mutex.
-    private let process: Process
-    private let input: Pipe
+    // `process` and `input` are set up once in init; `lines` is guarded by its mutex.
+    private let process: ChildProcess
+    private let input: FileHandle
     private let lines = LineBuffer()
 
     public init(url: String, token: String, transports: String = "polling,websocket") throws {
         guard let root = RepositoryRoot.find() else { throw CocoaError(.fileNoSuchFile) }
         let python = ProcessInfo.processInfo.environment["CHATD_TEST_PYTHON"] ?? root.appendingPathComponent(".venv/bin/python3").path
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root.appendingPathComponent("tools/testclients/scripted_client.py").path, url, token,
-                             "--transports", transports]
-        input = Pipe()
+        let stdin = Pipe()
         let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try launchSerialized(process)
+        process = try ChildProcess(executable: python,
+                                   arguments: [root.appendingPathComponent("tools/testclients/scripted_client.py").path,
+                                               url, token, "--transports", transports],
+                                   environment: ProcessInfo.processInfo.environment,
+                                   stdin: .descriptor(stdin.fileHandleForReading.fileDescriptor),
+                                   stdout: .descriptor(output.fileHandleForWriting.fileDescriptor), stderr: .null)
+        // The child holds its own copies; ours would keep the reader below from ever seeing EOF.
+        try? stdin.fileHandleForReading.close()
+        try? output.fileHandleForWriting.close()
+        input = stdin.fileHandleForWriting
         let reader = output.fileHandleForReading
         let lines = self.lines
         Thread.detachNewThread {
@@ -66,7 +69,7 @@ public final class ScriptedSocketClient: @unchecked Sendable {
     }
 
     public func send(_ command: JSONValue) {
-        input.fileHandleForWriting.write(Data((command.serialized() + "\n").utf8))
+        input.write(Data((command.serialized() + "\n").utf8))
     }
 
     public func emit(_ event: String, _ data: JSONValue, ack: Bool = false) {
@@ -76,14 +79,17 @@ public final class ScriptedSocketClient: @unchecked Sendable {
     public func disconnect() { send(["disconnect": true]) }
 
     public func stop() async {
-        try? input.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(3)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? input.close()
+        let killer = Task { [process] in
+            try await Task.sleep(for: .seconds(3))
+            process.send(SIGKILL)
+        }
+        await process.wait()
+        killer.cancel()
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.send(SIGKILL)
     }
 }
 
