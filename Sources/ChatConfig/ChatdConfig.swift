@@ -28,9 +28,8 @@ public struct ChatdConfig: Sendable, Equatable {
     /// Where instances relay room events (typing, presence) to each other.
     public var eventsExchange: String
     public var managementURL: String
-    public var queueTemplate: String
-    public var instanceName: String
-    public var bindingTemplates: [String]
+    /// The user's update queue and its bindings (`rabbitmq.queue_template`, `.instance`, `.bindings`).
+    public var queues: QueueNaming
     public var queueExpiresSeconds: Double
     /// How long a CONNECT may wait for the user's subscription (see `UpdatePipeline.waitUntilSubscribed`).
     public var subscribeWaitSeconds: Double
@@ -39,11 +38,7 @@ public struct ChatdConfig: Sendable, Equatable {
     public var outboxLimitBytes: Int
     /// How long a dropped socket that asked for connection-state recovery can resume; 0 turns it off.
     public var recoveryWindowSeconds: Double
-    public var chat3URL: String
-    public var chat3APIKey: String?
-    public var chat3Tenant: String
-    public var chat3ConnectTimeout: Double
-    public var chat3RequestTimeout: Double
+    public var chat3: Chat3Settings
     /// Nil only under `dev`, where the daemon generates and keeps one (`DevSecret`).
     public var jwtSecret: String?
     public var jwtLifetimeSeconds: Double
@@ -66,18 +61,20 @@ public struct ChatdConfig: Sendable, Equatable {
     /// Timeouts, caps and rates per connection (see `ServerLimits`).
     public var limits = ServerLimits()
 
+    /// Every key's effective text after precedence (flags > environment > file > defaults), by key name:
+    /// what reload compares, so a setting added to the key table is reported without a list to keep.
+    public var settings: [String: String] = [:]
+
+    /// Which keys have another effective text in `other`, sorted.
+    public func changedKeys(to other: ChatdConfig) -> [String] {
+        Set(settings.keys).union(other.settings.keys).filter { settings[$0] != other.settings[$0] }.sorted()
+    }
+
     /// A short hash of the effective settings (secrets included only as their hash), shown by status.
-    /// The queue that collects `userId`'s updates for this instance.
-    public func queueName(for userId: String) -> String {
-        queueTemplate.replacingOccurrences(of: "{userId}", with: userId).replacingOccurrences(of: "{instance}", with: instanceName)
-    }
-
-    public func bindingKeys(for userId: String) -> [String] {
-        bindingTemplates.map { $0.replacingOccurrences(of: "{userId}", with: userId) }
-    }
-
     public var digest: String {
-        let text = "\(self)"
+        var typed = self
+        typed.settings = [:]  // the typed values say it all, and a dictionary's order is not stable
+        let text = "\(typed)"
         return String(OTPHasher.sha256Hex(text).prefix(12))
     }
 }

@@ -117,20 +117,7 @@ public struct ConfigLoader: Sendable {
             try reader.report(.invalid(key: "server.trusted_proxies", reason: error.description))
         }
 
-        let queueTemplate = try reader.template("rabbitmq.queue_template")
-        let instanceName = reader.optional("rabbitmq.instance") ?? ""
-        if !instanceName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
-            try reader.report(.invalid(key: "rabbitmq.instance", reason: "letters, digits, - and _ only"))
-        }
-        // Several instances on one user's queue would compete for its messages and split the stream.
-        if !instanceName.isEmpty && !queueTemplate.contains("{instance}") {
-            try reader.report(.invalid(key: "rabbitmq.queue_template", reason: "must contain {instance} when rabbitmq.instance is set"))
-        }
-        let bindings = (reader.optional("rabbitmq.bindings") ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if bindings.isEmpty || !bindings.allSatisfy({ $0.contains("{userId}") }) {
-            try reader.report(.invalid(key: "rabbitmq.bindings", reason: "one or more routing keys, each containing {userId}"))
-        }
+        let queues = try QueueNaming(reader)
 
         var config = ChatdConfig(
             dev: dev,
@@ -145,19 +132,13 @@ public struct ConfigLoader: Sendable {
             updatesExchange: try reader.string("rabbitmq.updates_exchange"),
             eventsExchange: try reader.string("rabbitmq.events_exchange"),
             managementURL: try reader.url("rabbitmq.management_url", schemes: ["http", "https"]),
-            queueTemplate: queueTemplate,
-            instanceName: instanceName,
-            bindingTemplates: bindings,
+            queues: queues,
             queueExpiresSeconds: try reader.duration("rabbitmq.queue_expires"),
             subscribeWaitSeconds: try reader.duration("rabbitmq.subscribe_wait"),
             prefetch: try reader.int("rabbitmq.prefetch", in: 1...65535),
             outboxLimitBytes: try reader.int("realtime.outbox_limit", in: 4096...(1 << 30)),
             recoveryWindowSeconds: try reader.duration("realtime.recovery_window"),
-            chat3URL: try reader.url("chat3.url", schemes: ["http", "https"]),
-            chat3APIKey: reader.optional("chat3.api_key"),
-            chat3Tenant: try reader.string("chat3.tenant"),
-            chat3ConnectTimeout: try reader.duration("chat3.connect_timeout", positive: true),
-            chat3RequestTimeout: try reader.duration("chat3.request_timeout", positive: true),
+            chat3: try Chat3Settings(reader),
             jwtSecret: secret,
             jwtLifetimeSeconds: try reader.duration("jwt.expires_in", positive: true),
             sessionRecheckSeconds: try reader.duration("auth.session_recheck", positive: true),
@@ -175,6 +156,7 @@ public struct ConfigLoader: Sendable {
             verifyIPHourlyLimit: try reader.int("auth.verify_ip_hourly_limit", in: 1...1_000_000),
             limits: try ServerLimits(reader))
         config.logFormat = try reader.choice("log.format")
+        config.settings = raw.mapValues(\.value)
         try reader.finish()
         return config
     }

@@ -10,5 +10,11 @@ LoggingSystem.bootstrap { label in
     handler.logLevel = verbose ? .debug : .critical
     return handler
 }
-let status = await ChatctlMain.run(arguments, context: .live())
+// The one place chatctl reads its environment and the terminal; the commands get them in the context.
+let context = CTLContext(
+    environment: ProcessInfo.processInfo.environment,
+    write: { FileHandle.standardOutput.write(Data($0.utf8)) },
+    writeError: { FileHandle.standardError.write(Data($0.utf8)) },
+    stdinIsTerminal: isatty(STDIN_FILENO) == 1)
+let status = await ChatctlMain.run(arguments, context: context)
 exit(status)

@@ -29,9 +29,9 @@ struct ConfigLoaderTests {
                                 env: base.merging(["PORT": "4500", "CHAT3_TENANT_ID": "tnt_env"]) { $1 },
                                 files: ["/c.toml": file]).load()
         #expect(config.port == 5000)
-        #expect(config.chat3Tenant == "tnt_env")
+        #expect(config.chat3.tenant == "tnt_env")
         #expect(config.host == "127.0.0.1")
-        #expect(config.chat3URL == "http://chat3.local:3000/api")
+        #expect(config.chat3.url == "http://chat3.local:3000/api")
         #expect(config.updatesExchange == "chat3_updates")
         #expect(config.jwtLifetimeSeconds == 48 * 3600)
     }
@@ -52,7 +52,7 @@ struct ConfigLoaderTests {
         let config = try loader(env: ["JWT_SECRET_FILE": "/run/secret", "CHAT3_API_KEY_FILE": "/run/key", "CHATD_DEV": "1"],
                                 files: ["/run/secret": secret + "\n", "/run/key": "chat3_abc\n"]).load()
         #expect(config.jwtSecret == secret)
-        #expect(config.chat3APIKey == "chat3_abc")
+        #expect(config.chat3.apiKey == "chat3_abc")
     }
 
     @Test("MONGODB_URI from the seed still selects the store")

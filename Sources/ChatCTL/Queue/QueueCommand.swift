@@ -22,18 +22,14 @@ struct QueueTarget: ParsableArguments {
     func queueName(_ global: GlobalOptions, _ context: CTLContext) throws -> String {
         if let name { return name }
         let id = try parseUserID(user ?? "")
-        let settings = try global.loader(context).resolve()
-        let template = settings["rabbitmq.queue_template"]?.value ?? "chatpapp_user_{userId}_updates"
-        let instance = settings["rabbitmq.instance"]?.value ?? ""
-        // The same substitution chatd makes when it declares the queue.
-        return template.replacingOccurrences(of: "{userId}", with: id.rawValue).replacingOccurrences(of: "{instance}", with: instance)
+        // The same rule chatd names the queue by when it declares it.
+        return try global.loader(context).queueNaming().queueName(for: id.rawValue)
     }
 }
 
 extension GlobalOptions {
     func managementClient(_ context: CTLContext) throws -> RabbitManagementClient {
-        let url = try loader(context).resolve()["rabbitmq.management_url"]?.value ?? "http://guest:guest@127.0.0.1:15672"
-        return try RabbitManagementClient(url: url)
+        try RabbitManagementClient(url: try loader(context).managementURL())
     }
 }
 

@@ -8,8 +8,10 @@ public protocol CTLCommand: AsyncParsableCommand {
 }
 
 extension CTLCommand {
+    /// ArgumentParser's entry point, never taken: `ChatctlMain.run` calls `run(_:)` with the context the
+    /// executable built (the library reads no environment of its own).
     public func run() async throws {
-        try await run(.live())
+        throw CTLError.failure("internal: \(Self.self) was run without a context")
     }
 }
 

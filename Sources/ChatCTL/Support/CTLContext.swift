@@ -21,14 +21,6 @@ public struct CTLContext: Sendable {
         self.readLine = readLine
     }
 
-    public static func live() -> CTLContext {
-        CTLContext(
-            environment: ProcessInfo.processInfo.environment,
-            write: { FileHandle.standardOutput.write(Data($0.utf8)) },
-            writeError: { FileHandle.standardError.write(Data($0.utf8)) },
-            stdinIsTerminal: isatty(STDIN_FILENO) == 1)
-    }
-
     public func print(_ line: String) { write(line + "\n") }
     public func log(_ line: String) { writeError(line + "\n") }
 

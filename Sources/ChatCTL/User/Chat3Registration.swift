@@ -13,22 +13,11 @@ struct Chat3Registration {
     /// From the keys chatd reads (chat3.url, chat3.api_key, chat3.tenant, chat3.*_timeout), checked before
     /// anything is written.
     static func make(_ global: GlobalOptions, _ context: CTLContext) throws -> Chat3Registration {
-        let raw = try global.loader(context).resolve().mapValues(\.value)
-        guard let url = raw["chat3.url"], url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            throw CTLError.config("config: chat3.url: must be an http:// or https:// URL")
-        }
-        func seconds(_ key: String) throws -> Double {
-            guard let value = raw[key].flatMap(DurationText.seconds), value > 0 else {
-                throw CTLError.config("config: \(key): must be a positive duration such as 2s or 500ms")
-            }
-            return value
-        }
-        let configuration = Chat3ClientConfiguration(
-            baseURL: url, apiKey: raw["chat3.api_key"].flatMap { $0.isEmpty ? nil : $0 },
-            tenant: raw["chat3.tenant"] ?? "tnt_default",
-            connectTimeout: try seconds("chat3.connect_timeout"), requestTimeout: try seconds("chat3.request_timeout"))
+        let chat3 = try global.loader(context).chat3Settings()
+        let configuration = Chat3ClientConfiguration(baseURL: chat3.url, apiKey: chat3.apiKey, tenant: chat3.tenant,
+                                                     connectTimeout: chat3.connectTimeout, requestTimeout: chat3.requestTimeout)
         return Chat3Registration(client: Chat3Client(configuration: configuration, logger: Logger(label: "chatctl.chat3")),
-                                 baseURL: url)
+                                 baseURL: chat3.url)
     }
 
     /// Registers `user` (one already there is fine); on failure, one warning on stderr naming the problem.

@@ -153,57 +153,9 @@ enum ReloadDiff {
         "auth.verify_phone_hourly_limit", "auth.verify_ip_hourly_limit",
     ]
 
-    /// Config key names by `ChatdConfig` property, for reporting.
-    static let keyNames: [String: String] = [
-        "dev": "dev", "stateDirectory": "state_dir", "logLevel": "log.level", "logFormat": "log.format", "host": "server.host",
-        "port": "server.port", "corsOrigins": "server.cors_origins", "trustedProxies": "server.trusted_proxies",
-        "storeURL": "store.url", "rabbitMQURL": "rabbitmq.url", "updatesExchange": "rabbitmq.updates_exchange",
-        "eventsExchange": "rabbitmq.events_exchange",
-        "managementURL": "rabbitmq.management_url", "queueTemplate": "rabbitmq.queue_template",
-        "instanceName": "rabbitmq.instance", "bindingTemplates": "rabbitmq.bindings",
-        "queueExpiresSeconds": "rabbitmq.queue_expires", "subscribeWaitSeconds": "rabbitmq.subscribe_wait", "prefetch": "rabbitmq.prefetch", "chat3URL": "chat3.url",
-        "chat3APIKey": "chat3.api_key", "chat3Tenant": "chat3.tenant", "chat3ConnectTimeout": "chat3.connect_timeout",
-        "chat3RequestTimeout": "chat3.request_timeout", "jwtSecret": "jwt.secret", "jwtLifetimeSeconds": "jwt.expires_in", "sessionRecheckSeconds": "auth.session_recheck",
-        "controlSocket": "control.socket", "operatorGroup": "control.operator_group", "smsSender": "sms.sender", "smsCommandEnvironment": "sms.command",
-        "codeLength": "auth.code_length", "codeLifetimeSeconds": "auth.code_ttl", "maxCodeAttempts": "auth.max_attempts",
-        "resendCooldownSeconds": "auth.resend_cooldown", "phoneHourlyLimit": "auth.phone_hourly_limit",
-        "ipHourlyLimit": "auth.ip_hourly_limit", "verifyPhoneHourlyLimit": "auth.verify_phone_hourly_limit",
-        "verifyIPHourlyLimit": "auth.verify_ip_hourly_limit",
-        "outboxLimitBytes": "realtime.outbox_limit", "recoveryWindowSeconds": "realtime.recovery_window",
-    ]
-
-    /// Config key names by `ServerLimits` property (`ChatdConfig.limits` is reported key by key).
-    static let limitKeyNames: [String: String] = [
-        "shutdownTimeout": "server.shutdown_timeout", "idleTimeout": "server.idle_timeout",
-        "requestHeadTimeout": "server.request_head_timeout", "maxConnections": "server.max_connections",
-        "maxConnectionsPerAddress": "server.max_connections_per_address", "pingInterval": "socketio.ping_interval",
-        "pingTimeout": "socketio.ping_timeout", "maxPayload": "socketio.max_payload",
-        "connectTimeout": "socketio.connect_timeout", "maxSessions": "socketio.max_sessions",
-        "maxSessionsPerAddress": "socketio.max_sessions_per_address", "maxPacketsPerPost": "socketio.max_packets_per_post",
-        "eventsInFlight": "socketio.events_in_flight", "eventQueue": "socketio.event_queue",
-        "eventsPerSecond": "socketio.events_per_second", "typingInterval": "socketio.typing_interval",
-        "membershipRefusalTTL": "socketio.membership_refusal_ttl", "maxContentCharacters": "messages.max_content_chars",
-        "maxContentBytes": "messages.max_content_bytes", "maxMetaBytes": "messages.max_meta_bytes",
-        "maxMetaValueBytes": "messages.max_meta_value_bytes",
-    ]
-
+    /// Keys whose effective text differs, by name (see `ChatdConfig.settings`).
     static func changedKeys(_ old: ChatdConfig, _ new: ChatdConfig) -> [String] {
-        let oldValues = Dictionary(Mirror(reflecting: old).children.compactMap { child in child.label.map { ($0, "\(child.value)") } },
-                                   uniquingKeysWith: { first, _ in first })
-        var changed: [String] = []
-        for child in Mirror(reflecting: new).children {
-            guard let label = child.label, oldValues[label] != "\(child.value)" else { continue }
-            if label == "limits" { continue }
-            changed.append(keyNames[label] ?? label)
-        }
-        let oldLimits = Dictionary(Mirror(reflecting: old.limits).children.compactMap { child in
-            child.label.map { ($0, "\(child.value)") }
-        }, uniquingKeysWith: { first, _ in first })
-        for child in Mirror(reflecting: new.limits).children {
-            guard let label = child.label, oldLimits[label] != "\(child.value)" else { continue }
-            changed.append(limitKeyNames[label] ?? label)
-        }
-        return changed.sorted()
+        old.changedKeys(to: new)
     }
 }
 

@@ -46,7 +46,7 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
-        origin = (config.instanceName.isEmpty ? "" : config.instanceName + "-") + String((0..<12).map { _ in "0123456789abcdef".randomElement()! })
+        origin = (config.queues.instance.isEmpty ? "" : config.queues.instance + "-") + String((0..<12).map { _ in "0123456789abcdef".randomElement()! })
         exchange = config.eventsExchange
         queue = "chatd_events_\(origin)"
         self.logger = logger

@@ -6,8 +6,8 @@ import SocketIO
 
 extension Chat3ClientConfiguration {
     init(config: ChatdConfig) {
-        self.init(baseURL: config.chat3URL, apiKey: config.chat3APIKey, tenant: config.chat3Tenant,
-                  connectTimeout: config.chat3ConnectTimeout, requestTimeout: config.chat3RequestTimeout)
+        self.init(baseURL: config.chat3.url, apiKey: config.chat3.apiKey, tenant: config.chat3.tenant,
+                  connectTimeout: config.chat3.connectTimeout, requestTimeout: config.chat3.requestTimeout)
     }
 }
 

@@ -42,7 +42,7 @@ public final class InstanceLock: Service, Sendable {
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
-        let instance = config.instanceName.isEmpty ? "default" : config.instanceName
+        let instance = config.queues.instance.isEmpty ? "default" : config.queues.instance
         let name = Self.queueName(instance: instance, config: config)
         queueName = name
         refusal = "another chatd holds instance \"\(instance)\" on this broker; give each instance its own "
@@ -70,7 +70,7 @@ public final class InstanceLock: Service, Sendable {
     }
 
     static func queueName(instance: String, config: ChatdConfig) -> String {
-        let resolvedTemplate = config.queueTemplate.replacingOccurrences(of: "{instance}", with: config.instanceName)
+        let resolvedTemplate = config.queues.template.replacingOccurrences(of: "{instance}", with: config.queues.instance)
         return "chatd.instance-lock.\(instance).\(fnv1a(resolvedTemplate + "\n" + config.storeURL))"
     }
 

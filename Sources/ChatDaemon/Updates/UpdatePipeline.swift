@@ -79,8 +79,8 @@ public final class UpdatePipeline: Service, Sendable {
 
     /// The queue and bindings of a user's subscription, as `chatctl queue --user` resolves them too.
     func subscriptionPlan(for userId: String) -> (queue: String, bindings: [AMQPBinding]) {
-        (config.queueName(for: userId),
-         config.bindingKeys(for: userId).map { AMQPBinding(exchange: config.updatesExchange, routingKey: $0) })
+        (config.queues.queueName(for: userId),
+         config.queues.bindingKeys(for: userId).map { AMQPBinding(exchange: config.updatesExchange, routingKey: $0) })
     }
 
     // MARK: lifecycle of user subscriptions
@@ -224,12 +224,12 @@ public final class UpdatePipeline: Service, Sendable {
             consumer.reject(message.deliveryTag, requeue: false)
             metrics.updatesDropped("malformed").increment()
             logger.warning("malformed update rejected", metadata: [
-                "amqp.queue": "\(config.queueName(for: subscriber))", "amqp.routing_key": "\(message.routingKey)",
+                "amqp.queue": "\(config.queues.queueName(for: subscriber))", "amqp.routing_key": "\(message.routingKey)",
                 "error": "\(error)",
             ])
             return
         }
-        if let tenant = update.tenantId, tenant.lowercased() != config.chat3Tenant.lowercased() {
+        if let tenant = update.tenantId, tenant.lowercased() != config.chat3.tenant.lowercased() {
             consumer.ack(message.deliveryTag)
             metrics.updatesDropped("tenant").increment()
             return
