@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "ChatCore",
                 dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
+        // Use cases without transports: who may read or change a dialog, written once (see Conversations).
+        .target(name: "ChatApp", dependencies: ["ChatCore"], swiftSettings: strict),
         // Configuration: TOML file + environment + flags → validated immutable config.
         .target(name: "ChatConfig", dependencies: ["ChatCore"], swiftSettings: strict),
         // User store: protocol, SQLite (GRDB) and MongoDB (libmongoc) backends, migrations.
@@ -78,7 +80,7 @@ let package = Package(
                 swiftSettings: strict),
         // Daemon composition root: HTTP routes, health, lifecycle.
         .target(name: "ChatDaemon",
-                dependencies: ["ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "SocketIO", "Chat3Client", "ChatAMQP",
+                dependencies: ["ChatApp", "ChatCore", "ChatConfig", "ChatStore", "ChatAuth", "SocketIO", "Chat3Client", "ChatAMQP",
                                "ChatControl",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -138,6 +140,7 @@ let package = Package(
         // Test support: service fixtures (MongoDB stand-in, RabbitMQ, binaries) shared by test targets.
         .target(name: "TestSupport", dependencies: ["ChatCore", "ChatStore", "Spawn"], path: "Tests/TestSupport"),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
+        .testTarget(name: "ChatAppTests", dependencies: ["ChatApp"]),
         .testTarget(name: "SpawnTests", dependencies: ["Spawn"]),
         .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig"]),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "TestSupport"]),

@@ -151,3 +151,35 @@ public struct UserName: Codable, Sendable, Hashable, CustomStringConvertible {
         try container.encode(value)
     }
 }
+
+/// A dialog id, as Chat3 makes them: `dlg_` followed by 20 characters of `[a-z0-9]`. Only validated ids reach a URL.
+public struct DialogID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard Chat3IDFormat.matches(rawValue, prefix: "dlg_", length: 20) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+}
+
+/// A Chat3 message id: `msg_` followed by 20 characters of `[a-z0-9]`.
+public struct MessageID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard Chat3IDFormat.matches(rawValue, prefix: "msg_", length: 20) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+}
+
+enum Chat3IDFormat {
+    static func matches(_ text: String, prefix: String, length: Int) -> Bool {
+        guard text.hasPrefix(prefix) else { return false }
+        let tail = text.utf8.dropFirst(prefix.utf8.count)
+        return tail.count == length && tail.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }
+    }
+}

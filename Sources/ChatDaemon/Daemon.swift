@@ -1,4 +1,5 @@
 import Chat3Client
+import ChatApp
 import ChatAuth
 import ChatConfig
 import ChatCore
@@ -55,6 +56,8 @@ public struct DaemonServices: Sendable {
     public let relay: RoomRelay
     /// The Chat3 tenant API.
     public let chat3: Chat3Client
+    /// Who may read or change a dialog (members, creators), asked by every route and event that touches one.
+    public let conversations: Conversations
     public let logger: Logger
 }
 
@@ -105,7 +108,9 @@ public enum Daemon {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
-        var setup = realTimeSetup.configured(by: config).withMembership(Chat3DialogMembership(chat3: chat3))
+        let conversations = Conversations(directory: chat3)
+        var setup = realTimeSetup.configured(by: config)
+            .withMembership(Chat3DialogMembership(chat3: chat3, conversations: conversations))
             .withCoMembers(Chat3CoMembers(chat3: chat3))
         setup.server.engine.maxBufferedBytes = config.outboxLimitBytes
         setup.server.recoveryWindow = config.recoveryWindowSeconds > 0
@@ -135,7 +140,8 @@ public enum Daemon {
             if closed > 0 { logger.notice("sessions closed on another instance's logout", metadata: ["socket.count": "\(closed)"]) }
         }
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
-                              pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3, logger: logger)
+                              pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3,
+                              conversations: conversations, logger: logger)
     }
 
     /// `origins` is the live CORS list a reload replaces; without one, the configured list stays fixed.

@@ -1,4 +1,5 @@
 import Chat3Client
+import ChatApp
 import ChatCore
 import ChatStore
 import Foundation
@@ -103,6 +104,13 @@ public enum APIError: Error, Equatable, Sendable {
         case let error as APIError: self = error
         case let error as ValidationError: self = .badRequest(error.message)
         case let error as Chat3Error: self = APIError(chat3: error)
+        case let refusal as ConversationRefusal:
+            switch refusal {
+            case .dialogNotFound: self = .notFound("Dialog not found")
+            case .messageNotFound: self = .notFound("Message not found")
+            case .creatorOnly(.deleteDialog): self = .forbidden("Only the dialog's creator can delete it")
+            case .creatorOnly(.removeOtherMember): self = .forbidden("Only the dialog's creator can remove other members")
+            }
         case let error as StoreError:
             switch error {
             case .conflict: self = .conflict(error.message)

@@ -1,4 +1,5 @@
 import Chat3Client
+import ChatApp
 import ChatCore
 import ChatStore
 import Hummingbird
@@ -15,10 +16,12 @@ struct DialogRoutes {
 
     let chat3: Chat3Client
     let store: any UserStore
+    let conversations: Conversations
 
     init(services: DaemonServices) {
         chat3 = services.chat3
         store = services.store
+        conversations = services.conversations
     }
 
     var routes: [APIRoute] {
@@ -115,8 +118,7 @@ struct DialogRoutes {
     func delete(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
         let me = try RouteInput.caller(context)
         let id = try RouteInput.dialogID(context)
-        let dialog = try await visibleDialog(id, to: me)
-        guard Self.creator(dialog.meta) == me else { throw APIError.forbidden("Only the dialog's creator can delete it") }
+        try await chat3Call { try await conversations.requireCreator(me, of: id, to: .deleteDialog) }
         try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.deleteDialog(id) }
         context.logger.info("dialog deleted", metadata: ["user.id": "\(me)", "dialog.id": "\(id)"])
         return JSONResponse.ok(["message": "Dialog deleted"])
@@ -126,7 +128,7 @@ struct DialogRoutes {
         let me = try RouteInput.caller(context)
         let id = try RouteInput.dialogID(context)
         let (page, limit) = try RouteInput.paging(request, defaultLimit: 50)
-        try await requireMember(me, id)
+        try await chat3Call { try await conversations.requireMember(me, of: id) }
         let result = try await chat3Call(notFound: .notFound("Dialog not found")) {
             try await chat3.members(of: id, page: page, limit: limit)
         }
@@ -139,7 +141,7 @@ struct DialogRoutes {
         var request = request
         let body = try await request.jsonObject(context: context)
         let userId = try RouteInput.userID(RouteInput.string(body, "userId", required: true))
-        try await requireMember(me, id)
+        try await chat3Call { try await conversations.requireMember(me, of: id) }
         guard try await store.user(id: userId) != nil else { throw APIError.notFound("User not found") }
         let added = try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.addMember(userId, to: id) }
         return JSONResponse.ok(["message": .string(added ? "Member added" : "Already a member"),
@@ -150,14 +152,7 @@ struct DialogRoutes {
         let me = try RouteInput.caller(context)
         let id = try RouteInput.dialogID(context)
         let userId = try RouteInput.userID(context.parameters.get("userId"))
-        if userId == me {
-            try await requireMember(me, id)
-        } else {
-            let dialog = try await visibleDialog(id, to: me)
-            guard Self.creator(dialog.meta) == me else {
-                throw APIError.forbidden("Only the dialog's creator can remove other members")
-            }
-        }
+        try await chat3Call { try await conversations.requireMayRemove(userId, from: id, by: me) }
         try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.removeMember(userId, from: id) }
         return JSONResponse.ok(["message": "Member removed"])
     }
@@ -166,7 +161,7 @@ struct DialogRoutes {
     func typing(_ request: Request, _ context: ChatRequestContext) async throws -> Response {
         let me = try RouteInput.caller(context)
         let id = try RouteInput.dialogID(context)
-        try await requireMember(me, id)
+        try await chat3Call { try await conversations.requireMember(me, of: id) }
         let expires = try await chat3Call(notFound: .notFound("Dialog not found")) { try await chat3.typing(me, in: id) }
         return JSONResponse.ok(["expiresInMs": .number(Double(expires))], status: .accepted)
     }
@@ -198,7 +193,7 @@ struct DialogRoutes {
         }
         let reason = try RouteInput.string(body, "reason", required: false)
         if let reason, !(1...100).contains(reason.count) { throw APIError.badRequest("reason must be 1 to 100 characters") }
-        try await requireMember(me, id)
+        try await chat3Call { try await conversations.requireMember(me, of: id) }
         let state = try await chat3Call(notFound: .notFound("Dialog not found")) {
             try await chat3.setUnread(me, in: id, unreadCount: unreadCount, lastSeenAt: lastSeenAt, reason: reason)
         }
@@ -216,12 +211,6 @@ struct DialogRoutes {
             throw APIError.notFound("Dialog not found")
         }
         return dialog
-    }
-
-    func requireMember(_ user: UserID, _ id: DialogID) async throws {
-        guard try await chat3Call({ try await chat3.isMember(user, of: id) }) else {
-            throw APIError.notFound("Dialog not found")
-        }
     }
 
     static func creator(_ meta: [String: JSONValue]) -> UserID? {

@@ -1,4 +1,5 @@
 import Chat3Client
+import ChatApp
 import ChatConfig
 import ChatCore
 import Hummingbird
@@ -11,8 +12,10 @@ import Hummingbird
 struct MessageRoutes {
     let chat3: Chat3Client
     let limits: ServerLimits
+    let conversations: Conversations
 
     init(services: DaemonServices) {
+        conversations = services.conversations
         chat3 = services.chat3
         limits = services.config.limits
     }
@@ -103,9 +106,7 @@ struct MessageRoutes {
             }
         }
         // Chat3 does not check that the sender belongs to the dialog; chatd must.
-        guard try await chat3Call({ () async throws in try await chat3.isMember(me, of: id) }) else {
-            throw APIError.notFound("Dialog not found")
-        }
+        try await chat3Call { try await conversations.requireMember(me, of: id) }
         let message = try await chat3Call(notFound: .notFound("Dialog not found")) { () async throws in
             try await chat3.createMessage(in: id, sender: me, content: content, type: type, meta: meta)
         }
@@ -120,9 +121,8 @@ struct MessageRoutes {
             throw APIError.badRequest("status must be read or delivered")
         }
         let record = try await chat3Call(notFound: .notFound("Message not found")) { () async throws in
-            let dialog = try await chat3.dialogOfMessage(messageId)
             // No write goes to Chat3 for a non-member, even though its user-scoped endpoint would refuse it.
-            guard try await chat3.isMember(me, of: dialog) else { throw Chat3Error.notFound }
+            let dialog = try await conversations.dialogForMember(me, ofMessage: messageId)
             do {
                 return try await chat3.setStatus(status, message: messageId, dialog: dialog, user: me)
             } catch Chat3Error.forbidden {
@@ -139,9 +139,8 @@ struct MessageRoutes {
         let body = try await request.jsonObject(context: context)
         let reaction = try RouteInput.reaction(RouteInput.string(body, "reaction", required: true))
         let added = try await chat3Call(notFound: .notFound("Message not found")) { () async throws in
-            let dialog = try await chat3.dialogOfMessage(messageId)
             // No write goes to Chat3 for a non-member, even though its user-scoped endpoint would refuse it.
-            guard try await chat3.isMember(me, of: dialog) else { throw Chat3Error.notFound }
+            let dialog = try await conversations.dialogForMember(me, ofMessage: messageId)
             do {
                 return try await chat3.setReaction(reaction, message: messageId, dialog: dialog, user: me)
             } catch Chat3Error.forbidden {
@@ -158,9 +157,8 @@ struct MessageRoutes {
         let reaction = try RouteInput.reaction(context.parameters.get("reaction")?.removingPercentEncoding)
         enum Outcome: Sendable { case removed, notMember, notSet }
         let outcome = try await chat3Call(notFound: .notFound("Message not found")) { () async throws -> Outcome in
-            let dialog = try await chat3.dialogOfMessage(messageId)
             // No write goes to Chat3 for a non-member, even though its user-scoped endpoint would refuse it.
-            guard try await chat3.isMember(me, of: dialog) else { throw Chat3Error.notFound }
+            let dialog = try await conversations.dialogForMember(me, ofMessage: messageId)
             do {
                 try await chat3.unsetReaction(reaction, message: messageId, dialog: dialog, user: me)
                 return .removed

@@ -1,4 +1,5 @@
 import Chat3Client
+import ChatApp
 import ChatConfig
 import ChatCore
 import Logging
@@ -32,13 +33,14 @@ extension Chat3Client {
     }
 }
 
-/// Socket.IO `dialog:join` asks Chat3 (through the client's short membership cache).
+/// Socket.IO `dialog:join` asks the conversation rules (Chat3 through the client's short membership cache).
 struct Chat3DialogMembership: DialogMembershipChecking {
     let chat3: Chat3Client
+    let conversations: Conversations
 
     func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool {
         guard let dialog = DialogID(rawValue: dialogId.rawValue) else { return false }
-        return try await chat3.isMember(userId, of: dialog)
+        return try await conversations.mayJoin(userId, dialog: dialog)
     }
 
     func memberRemoved(_ userId: UserID, fromDialog dialogId: DialogRoomID) {
