@@ -65,7 +65,7 @@ public struct DaemonServices: Sendable {
 public enum Daemon {
     /// Opens the store, applies pending migrations and prepares secrets.
     public static func prepare(config: ChatdConfig, logger: Logger,
-                               realTime realTimeSetup: RealTimeSetup = .production) async throws(StartupError) -> DaemonServices {
+                               realTime overrides: RealTimeOverrides = .none) async throws(StartupError) -> DaemonServices {
         let store: any UserStore
         do {
             // chatd creates a missing SQLite store (admin tools do not): 0600, or 0660 for the operator group.
@@ -109,12 +109,7 @@ public enum Daemon {
         }
         let subscribeWait = Duration.milliseconds(Int64(config.subscribeWaitSeconds * 1000))
         let conversations = Conversations(directory: chat3)
-        var setup = realTimeSetup.configured(by: config)
-            .withMembership(Chat3DialogMembership(chat3: chat3, conversations: conversations))
-            .withCoMembers(Chat3CoMembers(chat3: chat3))
-        setup.server.engine.maxBufferedBytes = config.outboxLimitBytes
-        setup.server.recoveryWindow = config.recoveryWindowSeconds > 0
-            ? .milliseconds(Int64(config.recoveryWindowSeconds * 1000)) : nil
+        let setup = RealTimeSetup(config: config, chat3: chat3, conversations: conversations, overrides: overrides)
         let realTime = RealTimeHub(
             tokens: tokens, setup: setup,
             lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },

@@ -70,8 +70,9 @@ struct RealTimeHarness {
         let config = try ConfigLoader(environment: environment).load()
         services = try await Daemon.prepare(
             config: config, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            realTime: RealTimeSetup(membership: membership, coMembers: coMembers ?? (membership as? any CoMemberFinding) ?? UnwiredCoMembers(),
-                                    server: server, typingInterval: typingInterval))
+            realTime: RealTimeOverrides(membership: membership,
+                                        coMembers: coMembers ?? (membership as? any CoMemberFinding) ?? NoCoMembers(),
+                                        server: server, typingInterval: typingInterval))
     }
 
     /// A user in the store and a token for them.
@@ -381,4 +382,9 @@ enum RawHTTP {
             return String(decoding: received, as: UTF8.self)
         }.value
     }
+}
+
+/// Presence told to nobody, for tests about something else.
+struct NoCoMembers: CoMemberFinding {
+    func coMembers(of userId: UserID) async throws -> Set<UserID> { [] }
 }

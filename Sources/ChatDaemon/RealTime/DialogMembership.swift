@@ -37,18 +37,6 @@ public struct DialogRoomID: RawRepresentable, Sendable, Hashable, CustomStringCo
     public var description: String { rawValue }
 }
 
-/// The production placeholder until the Chat3 membership check is wired (see `RealTimeSetup`): it
-/// cannot verify membership, so every join is refused as `chat3_unavailable` rather than allowed.
-public struct UnwiredDialogMembership: DialogMembershipChecking {
-    public struct NotWired: Error {}
-
-    public init() {}
-
-    public func isMember(_ userId: UserID, ofDialog dialogId: DialogRoomID) async throws -> Bool {
-        throw NotWired()
-    }
-}
-
 /// Remembers positive answers for `lifetime`, so reconnect storms and tab switches do not hit Chat3 for
 /// every join. Refusals and failures are not remembered: a user just added to a dialog can join at once,
 /// and a removed member keeps room access for at most `lifetime`.

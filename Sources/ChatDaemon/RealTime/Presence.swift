@@ -9,12 +9,6 @@ public protocol CoMemberFinding: Sendable {
     func coMembers(of userId: UserID) async throws -> Set<UserID>
 }
 
-/// The production placeholder until `Daemon.prepare` wires Chat3: presence reaches nobody.
-public struct UnwiredCoMembers: CoMemberFinding {
-    public init() {}
-    public func coMembers(of userId: UserID) async throws -> Set<UserID> { [] }
-}
-
 /// Chat3's dialog and member lists, through the client's short-lived caches.
 struct Chat3CoMembers: CoMemberFinding {
     let chat3: Chat3Client

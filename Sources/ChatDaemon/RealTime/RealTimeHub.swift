@@ -6,11 +6,11 @@ import ServiceLifecycle
 import SocketIO
 import Synchronization
 
-/// How chatd's real-time server is put together. `Daemon.prepare` takes one, so tests inject a
-/// membership double and short heartbeats while production uses `.production`.
+/// How chatd's real-time server is put together: built once by `Daemon.prepare` from the config and
+/// Chat3 (or a test's `RealTimeOverrides`), then handed to the hub.
 public struct RealTimeSetup: Sendable {
     public var membership: any DialogMembershipChecking
-    /// Whom presence is told to; production's placeholder is replaced by Chat3's lists in `Daemon.prepare`.
+    /// Whom presence is told to.
     public var coMembers: any CoMemberFinding
     public var server: SocketIOServer.Configuration
     /// `typing:start`/`typing:stop` relayed at most once per socket and dialog in this interval.
@@ -20,7 +20,7 @@ public struct RealTimeSetup: Sendable {
     /// Whose `X-Forwarded-For` names the client, for the per-address session cap.
     public var trustedProxies: TrustedProxies = .none
 
-    public init(membership: any DialogMembershipChecking, coMembers: any CoMemberFinding = UnwiredCoMembers(),
+    public init(membership: any DialogMembershipChecking, coMembers: any CoMemberFinding,
                 server: SocketIOServer.Configuration = .init(),
                 typingInterval: Duration = .seconds(1), membershipRefusalTTL: Duration = .seconds(5)) {
         self.membership = membership
@@ -29,12 +29,26 @@ public struct RealTimeSetup: Sendable {
         self.typingInterval = typingInterval
         self.membershipRefusalTTL = membershipRefusalTTL
     }
+}
 
-    /// SEAM: the membership check production uses. Until the Chat3 client's check is wired here
-    /// (`CachedDialogMembership(<Chat3 checker>)`), joins are refused as `chat3_unavailable`.
-    public static var production: RealTimeSetup {
-        RealTimeSetup(membership: UnwiredDialogMembership())
+/// What a test puts in place of production's real-time parts; each nil keeps what the config and Chat3
+/// give. A `server` replaces the config's heartbeat, session and event settings as a whole.
+public struct RealTimeOverrides: Sendable {
+    public var membership: (any DialogMembershipChecking)?
+    public var coMembers: (any CoMemberFinding)?
+    public var server: SocketIOServer.Configuration?
+    public var typingInterval: Duration?
+
+    public init(membership: (any DialogMembershipChecking)? = nil, coMembers: (any CoMemberFinding)? = nil,
+                server: SocketIOServer.Configuration? = nil, typingInterval: Duration? = nil) {
+        self.membership = membership
+        self.coMembers = coMembers
+        self.server = server
+        self.typingInterval = typingInterval
     }
+
+    /// Production: everything from the config and Chat3.
+    public static let none = RealTimeOverrides()
 }
 
 /// chatd's Socket.IO endpoint as the rest of the daemon sees it: emit to a user's sockets, count

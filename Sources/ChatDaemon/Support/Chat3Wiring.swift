@@ -50,40 +50,29 @@ struct Chat3DialogMembership: DialogMembershipChecking {
 }
 
 extension RealTimeSetup {
-    /// Production's server settings from the config (heartbeat, payload, socket limits); a test's own
-    /// server configuration is kept.
-    func configured(by config: ChatdConfig) -> RealTimeSetup {
-        guard self.membership is UnwiredDialogMembership else { return self }
+    /// Production's real-time settings from the config, with Chat3 answering membership and co-members;
+    /// what `overrides` names replaces its part.
+    init(config: ChatdConfig, chat3: Chat3Client, conversations: Conversations, overrides: RealTimeOverrides) {
         let limits = config.limits
-        var setup = self
-        setup.trustedProxies = config.trustedProxies
-        setup.server.connectTimeout = .milliseconds(Int64(limits.connectTimeout * 1000))
-        setup.server.maxSessions = limits.maxSessions
-        setup.server.maxSessionsPerAddress = limits.maxSessionsPerAddress
-        setup.server.engine.pingInterval = .milliseconds(Int64(limits.pingInterval * 1000))
-        setup.server.engine.pingTimeout = .milliseconds(Int64(limits.pingTimeout * 1000))
-        setup.server.engine.maxPayload = limits.maxPayload
-        setup.server.engine.maxPacketsPerPost = limits.maxPacketsPerPost
-        setup.server.events = SocketEventLimits(inFlight: limits.eventsInFlight, queue: limits.eventQueue,
-                                                perSecond: limits.eventsPerSecond)
-        setup.typingInterval = .milliseconds(Int64(limits.typingInterval * 1000))
-        setup.membershipRefusalTTL = .milliseconds(Int64(limits.membershipRefusalTTL * 1000))
-        return setup
-    }
-
-    /// Production's unwired placeholder replaced by the Chat3 check; an injected test double is kept.
-    func withMembership(_ membership: any DialogMembershipChecking) -> RealTimeSetup {
-        guard self.membership is UnwiredDialogMembership else { return self }
-        var setup = self
-        setup.membership = membership
-        return setup
-    }
-
-    /// The same for whom presence is told to.
-    func withCoMembers(_ coMembers: any CoMemberFinding) -> RealTimeSetup {
-        guard self.coMembers is UnwiredCoMembers else { return self }
-        var setup = self
-        setup.coMembers = coMembers
-        return setup
+        var server = SocketIOServer.Configuration()
+        server.connectTimeout = .milliseconds(Int64(limits.connectTimeout * 1000))
+        server.maxSessions = limits.maxSessions
+        server.maxSessionsPerAddress = limits.maxSessionsPerAddress
+        server.engine.pingInterval = .milliseconds(Int64(limits.pingInterval * 1000))
+        server.engine.pingTimeout = .milliseconds(Int64(limits.pingTimeout * 1000))
+        server.engine.maxPayload = limits.maxPayload
+        server.engine.maxPacketsPerPost = limits.maxPacketsPerPost
+        server.events = SocketEventLimits(inFlight: limits.eventsInFlight, queue: limits.eventQueue,
+                                          perSecond: limits.eventsPerSecond)
+        server = overrides.server ?? server
+        server.engine.maxBufferedBytes = config.outboxLimitBytes
+        server.recoveryWindow = config.recoveryWindowSeconds > 0
+            ? .milliseconds(Int64(config.recoveryWindowSeconds * 1000)) : nil
+        self.init(membership: overrides.membership ?? Chat3DialogMembership(chat3: chat3, conversations: conversations),
+                  coMembers: overrides.coMembers ?? Chat3CoMembers(chat3: chat3),
+                  server: server,
+                  typingInterval: overrides.typingInterval ?? .milliseconds(Int64(limits.typingInterval * 1000)),
+                  membershipRefusalTTL: .milliseconds(Int64(limits.membershipRefusalTTL * 1000)))
+        trustedProxies = config.trustedProxies
     }
 }
