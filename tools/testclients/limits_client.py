@@ -10,6 +10,8 @@ what chatd answered.
   limits_client.py no-connect --url URL --count N [--wait S]
       N polling handshakes that never send CONNECT; after S seconds asks each session for a poll.
       {"opened": n, "refused": [{status, body}], "open": n, "gone": m} (without --wait, no poll)
+      With --close, then closes every session it opened (Engine.IO close packet) and tries one more
+      handshake: "after": its status.
 """
 import argparse
 import json
@@ -96,6 +98,14 @@ def no_connect(args):
             sids.append(json.loads(answer.text[1:])["sid"])
         else:
             refused.append({"status": answer.status_code, "body": answer.text})
+    if args.close:
+        for sid in sids:
+            requests.post(base + "&sid=" + sid, data="1", timeout=10)
+        after = requests.get(base, timeout=10)
+        if after.status_code == 200:
+            requests.post(base + "&sid=" + json.loads(after.text[1:])["sid"], data="1", timeout=10)
+        print(json.dumps({"opened": len(sids), "refused": refused, "after": after.status_code}), flush=True)
+        return
     if args.wait <= 0:
         print(json.dumps({"opened": len(sids), "refused": refused}), flush=True)
         return
@@ -119,6 +129,7 @@ def main():
     parser.add_argument("--arg", default='{"dialogId":"dlg_aaaaaaaaaaaaaaaaaaaa"}')
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--wait", type=float, default=0)
+    parser.add_argument("--close", action="store_true")
     args = parser.parse_args()
     {"ws-flood": ws_flood, "post-flood": post_flood, "no-connect": no_connect}[args.command](args)
 

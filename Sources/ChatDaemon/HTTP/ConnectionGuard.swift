@@ -4,6 +4,8 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+// HTTPRequestPart/HTTPResponsePart, the parts Hummingbird's HTTP/1 pipeline carries.
+import NIOHTTPTypes
 import Synchronization
 
 /// Every open HTTP connection: the global and per-address caps, and the list the shutdown deadline
@@ -224,6 +226,53 @@ final class HTTPParseErrorHandler: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         context.fireErrorCaught(error)
+    }
+}
+
+/// Counts the connections Hummingbird's idle timeout closes (`idle_timeout` in `chatd_limit_hits_total`).
+/// Hummingbird closes them itself, without telling anyone why; this handler sits between the HTTP codec
+/// and Hummingbird's connection state handler, so it sees the same request and response parts and the
+/// close that handler sends. A close while no request is in progress and nothing has moved for the
+/// idle timeout is that handler's; a close right after a response (`Connection: close`) or on shutdown
+/// is not.
+final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let idleTimeout: Duration
+    private let limitHit: @Sendable (String) -> Void
+    private var requestsInProgress = 0
+    private var lastActivity = ContinuousClock.now
+
+    init(idleTimeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
+        self.idleTimeout = idleTimeout
+        self.limitHit = limitHit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { requestsInProgress += 1 }
+        lastActivity = .now
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            requestsInProgress -= 1
+            lastActivity = .now
+        }
+        context.write(data, promise: promise)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        // Hummingbird's timer fires once the idle time has passed since its own last activity, which
+        // is within microseconds of this handler's; the margin keeps that from being missed.
+        if mode == .all, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
+            requestsInProgress = 1  // counted once
+            limitHit("idle_timeout")
+        }
+        context.close(mode: mode, promise: promise)
     }
 }
 

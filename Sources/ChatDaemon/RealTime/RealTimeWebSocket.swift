@@ -22,7 +22,11 @@ public enum RealTimeWebSocket {
     public static func serverBuilder(hub: RealTimeHub, connections: ConnectionTracker? = nil,
                                      idleTimeout: Duration? = nil) -> HTTPServerBuilder {
         let maxPayload = hub.configuration.engine.maxPayload
-        var http1 = HTTP1Channel.Configuration(idleTimeout: idleTimeout.map(TimeAmount.init))
+        var http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: idleTimeout.flatMap { timeout in
+                connections.map { [IdleTimeoutCounter(idleTimeout: timeout, limitHit: $0.limitHit)] }
+            } ?? [],
+            idleTimeout: idleTimeout.map(TimeAmount.init))
         // A request head (the token in Authorization included) fits in 16 KiB; larger ones are refused
         // before anything is kept for them.
         http1.httpDecoder.maxHeaderListSize = 16 * 1024
