@@ -63,7 +63,7 @@ extension RealTimeSetup {
         setup.server.engine.maxPayload = limits.maxPayload
         setup.server.engine.maxPacketsPerPost = limits.maxPacketsPerPost
         setup.server.events = SocketEventLimits(inFlight: limits.eventsInFlight, queue: limits.eventQueue,
-                                                perSecond: limits.eventsPerSecond)
+                                                perSecond: limits.eventsPerSecond, maxBytes: limits.maxEventBytes)
         setup.typingInterval = .milliseconds(Int64(limits.typingInterval * 1000))
         setup.membershipRefusalTTL = .milliseconds(Int64(limits.membershipRefusalTTL * 1000))
         return setup
