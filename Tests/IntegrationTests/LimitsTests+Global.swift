@@ -164,3 +164,27 @@ extension LimitsTests {
         #expect(await fixture.chatd.service.stop() == 0)
     }
 }
+
+extension LimitsTests {
+    @Test("socketio.max_sessions_per_address counts an IPv6 client by its /64: other addresses of the same /64 are refused 429, another /64 is served")
+    func sessionsPerIPv6Prefix() async throws {
+        // Loopback is the trusted proxy, so X-Forwarded-For names the client, as nginx would.
+        let fixture = try await Fixture.start(
+            config: "[server]\ntrusted_proxies = \"127.0.0.1\"\n[socketio]\nmax_sessions_per_address = 3\n")
+        defer { fixture.directory.remove() }
+        let base = "\(fixture.chatd.baseURL)/socket.io/?EIO=4&transport=polling"
+        func handshake(_ client: String) async throws -> HTTPResult {
+            try await HTTPTestClient.send("GET", base, headers: ["X-Forwarded-For": client])
+        }
+        for client in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"] {
+            #expect(try await handshake(client).status == 200, "\(client)")
+        }
+        let sameHost = try await handshake("2001:db8:1:2::ffff")
+        #expect(sameHost.status == 429)
+        #expect(sameHost.text == #"{"code":4,"message":"Too many sessions from this address"}"#)
+        #expect(try await handshake("2001:db8:1:3::a").status == 200, "another /64 is another client")
+        #expect(try await handshake("203.0.113.9").status == 200)
+        #expect(try await fixture.limitHits("sessions_per_address") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}

@@ -56,7 +56,8 @@ public final class ConnectionTracker: Sendable {
     func admit(_ channel: any Channel) -> Admission {
         let peer = channel.remoteAddress?.ipAddress
         // Behind a proxy every client shares the proxy's address; only the global cap applies there.
-        let address = peer.flatMap { trustedProxies.trusts($0) ? nil : $0 }
+        // An IPv6 peer counts as its /64 (`TrustedProxies.limitKey`).
+        let address = peer.flatMap { trustedProxies.trusts($0) ? nil : TrustedProxies.limitKey($0) }
         return state.withLock { state in
             if state.open.count >= limits.maxConnections { return .refused(limit: "connections") }
             if let address, state.perAddress[address, default: 0] >= limits.maxConnectionsPerAddress {

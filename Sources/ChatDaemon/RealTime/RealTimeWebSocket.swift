@@ -38,7 +38,7 @@ public enum RealTimeWebSocket {
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
             guard let sid = await upgradeTarget(request, hub: hub) else { return .dontUpgrade }
             let headers = RealTimeRoutes.handshakeHeaders(request.headerFields)
-            let address = hub.trustedProxies.clientAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown",
+            let address = hub.trustedProxies.limitAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown",
                                                            forwardedFor: request.headerFields[AuthRoutes.forwardedFor])
             return .upgrade([:]) { inbound, outbound, _ in
                 await serve(sid: sid, headers: headers, address: address, inbound: inbound, outbound: outbound,
