@@ -184,7 +184,13 @@ extension LimitsTests {
         #expect(sameHost.text == #"{"code":4,"message":"Too many sessions from this address"}"#)
         #expect(try await handshake("2001:db8:1:3::a").status == 200, "another /64 is another client")
         #expect(try await handshake("203.0.113.9").status == 200)
-        #expect(try await fixture.limitHits("sessions_per_address") == 1)
+        let refused = try await handshake("2001:db8:1:2::eeee")
+        #expect(refused.status == 429)
+        #expect(try await fixture.limitHits("sessions_per_address") == 2)
+        // The operator is told which client, once for both refusals.
+        let line = "per-address limit reached; further refusals of this address are not logged for a while"
+            + " client.address=2001:db8:1:2::/64 limit=sessions_per_address limit.max=3"
+        #expect(fixture.chatd.service.log.components(separatedBy: line).count == 2, "\(fixture.chatd.service.log)")
         #expect(await fixture.chatd.service.stop() == 0)
     }
 }

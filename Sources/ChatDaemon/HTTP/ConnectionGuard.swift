@@ -47,9 +47,14 @@ public final class ConnectionTracker: Sendable {
     let limitHit: @Sendable (String) -> Void
     private let state = Mutex(State())
 
-    public init(limits: Limits, trustedProxies: TrustedProxies, limitHit: @escaping @Sendable (String) -> Void) {
+    /// Names the address a per-address refusal was for.
+    private let refusals: AddressRefusalLog?
+
+    public init(limits: Limits, trustedProxies: TrustedProxies, refusals: AddressRefusalLog? = nil,
+                limitHit: @escaping @Sendable (String) -> Void) {
         self.limits = limits
         self.trustedProxies = trustedProxies
+        self.refusals = refusals
         self.limitHit = limitHit
     }
 
@@ -58,7 +63,7 @@ public final class ConnectionTracker: Sendable {
         // Behind a proxy every client shares the proxy's address; only the global cap applies there.
         // An IPv6 peer counts as its /64 (`TrustedProxies.limitKey`).
         let address = peer.flatMap { trustedProxies.trusts($0) ? nil : TrustedProxies.limitKey($0) }
-        return state.withLock { state in
+        let admission = state.withLock { state -> Admission in
             if state.open.count >= limits.maxConnections { return .refused(limit: "connections") }
             if let address, state.perAddress[address, default: 0] >= limits.maxConnectionsPerAddress {
                 return .refused(limit: "connections_per_address")
@@ -67,6 +72,10 @@ public final class ConnectionTracker: Sendable {
             if let address { state.perAddress[address, default: 0] += 1 }
             return .admitted
         }
+        if admission == .refused(limit: "connections_per_address"), let address {
+            refusals?.refused(limit: "connections_per_address", address: address, cap: limits.maxConnectionsPerAddress)
+        }
+        return admission
     }
 
     func release(_ channel: any Channel) {
