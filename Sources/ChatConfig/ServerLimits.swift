@@ -30,6 +30,9 @@ public struct ServerLimits: Sendable, Equatable {
     public var eventQueue: Int = 64
     /// Sustained events per second per socket (bursts up to twice this); faster disconnects the socket.
     public var eventsPerSecond: Double = 20
+    /// A Socket.IO EVENT packet, in bytes; a larger one is refused without being parsed (acked with
+    /// `payload_too_large` if the client asked), the socket stays connected.
+    public var maxEventBytes: Int = 16_384
     /// `typing:start`/`typing:stop` relayed at most once per socket and dialog in this interval.
     public var typingInterval: Double = 1
     /// How long a "not a member" answer from Chat3 is reused for the same user and dialog.
@@ -61,6 +64,7 @@ public struct ServerLimits: Sendable, Equatable {
         eventsInFlight = try reader.int("socketio.events_in_flight", in: 1...1000)
         eventQueue = try reader.int("socketio.event_queue", in: 0...100_000)
         eventsPerSecond = Double(try reader.int("socketio.events_per_second", in: 1...100_000))
+        maxEventBytes = try reader.int("socketio.max_event_bytes", in: 64...100_000_000)
         typingInterval = try reader.duration("socketio.typing_interval")
         membershipRefusalTTL = try reader.duration("socketio.membership_refusal_ttl")
         maxContentCharacters = try reader.int("messages.max_content_chars", in: 1...1_000_000)
@@ -95,6 +99,8 @@ public struct ServerLimits: Sendable, Equatable {
                   "a socket's events waiting behind those in flight; one more disconnects the socket (limit:exceeded)"),
         ConfigKey("socketio.events_per_second", default: "20",
                   "sustained events per second per socket (bursts of twice that); faster disconnects the socket (limit:exceeded)"),
+        ConfigKey("socketio.max_event_bytes", default: "16384",
+                  "a Socket.IO event (one EVENT packet) in bytes; a larger one is refused unparsed, acked with payload_too_large if the client asked, else dropped; the socket stays (every chatd event is under 200 bytes)"),
         ConfigKey("socketio.typing_interval", default: "1s",
                   "typing:start/typing:stop relayed at most once per socket and dialog in this interval"),
         ConfigKey("socketio.membership_refusal_ttl", default: "5s",

@@ -73,6 +73,25 @@ public struct TrustedProxies: Sendable, Equatable {
         return hops.first ?? peer
     }
 
+    /// The name a client address is counted under by the per-address caps: an IPv4 address as it is
+    /// (an IPv4-mapped IPv6 one as its IPv4 form), an IPv6 address as its /64. One IPv6 host usually
+    /// holds a whole /64 (SLAAC, privacy addresses, a mobile PDP context) and can pick any address in
+    /// it, so counting single IPv6 addresses would let one client past every per-address cap.
+    /// Anything else (a Unix socket peer, "unknown") as it is.
+    public static func limitKey(_ address: String) -> String {
+        guard let bytes = bytes(of: address), bytes.count == 16 else { return address }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
+    /// `clientAddress` as the per-address caps count it (`limitKey`).
+    public func limitAddress(peer: String, forwardedFor: String?) -> String {
+        Self.limitKey(clientAddress(peer: peer, forwardedFor: forwardedFor))
+    }
+
     /// 4 bytes for IPv4, 16 for IPv6, nil for anything else.
     static func bytes(of text: String) -> [UInt8]? {
         var v4 = in_addr()

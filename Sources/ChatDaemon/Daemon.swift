@@ -207,7 +207,8 @@ public enum Daemon {
         let connections = ConnectionTracker(
             limits: .init(maxConnections: limits.maxConnections, maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
                           requestHeadTimeout: .seconds(limits.requestHeadTimeout)),
-            trustedProxies: config.trustedProxies, limitHit: { metrics.limitHits($0).increment() })
+            trustedProxies: config.trustedProxies, refusals: AddressRefusalLog(logger: logger),
+            limitHit: { metrics.limitHits($0).increment() })
         let app = Application(
             router: router,
             server: RealTimeWebSocket.serverBuilder(hub: services.realTime, connections: connections,

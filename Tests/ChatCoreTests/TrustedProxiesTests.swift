@@ -38,6 +38,18 @@ struct TrustedProxiesTests {
         #expect(TrustedProxies.none.clientAddress(peer: "127.0.0.1", forwardedFor: "203.0.113.7") == "127.0.0.1")
     }
 
+    @Test("per-address caps count IPv4 as it is, IPv4-mapped IPv6 as IPv4, and IPv6 by its /64")
+    func limitKeys() {
+        #expect(TrustedProxies.limitKey("203.0.113.7") == "203.0.113.7")
+        #expect(TrustedProxies.limitKey("::ffff:203.0.113.7") == "203.0.113.7")
+        #expect(TrustedProxies.limitKey("2001:db8:1:2::a") == "2001:db8:1:2::/64")
+        #expect(TrustedProxies.limitKey("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64")
+        #expect(TrustedProxies.limitKey("2001:db8:1:3::a") == "2001:db8:1:3::/64")
+        #expect(TrustedProxies.limitKey("::1") == "0:0:0:0::/64")
+        #expect(TrustedProxies.limitKey("unknown") == "unknown")
+        #expect(proxies.limitAddress(peer: "127.0.0.1", forwardedFor: "2001:db8::5") == "2001:db8:0:0::/64")
+    }
+
     @Test("bad entries are refused with the entry named", arguments: ["10.0.0.0/33", "300.1.1.1", "nginx", "::1/129", "1.2.3.4/x"])
     func refused(entry: String) {
         #expect(throws: TrustedProxiesError.invalid(entry)) { try TrustedProxies(parsing: "127.0.0.1, \(entry)") }

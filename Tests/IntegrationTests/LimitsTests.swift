@@ -180,6 +180,10 @@ struct LimitsTests {
         } while !again.hasPrefix("HTTP/1.1 200") && Date() < deadline
         #expect(again.hasPrefix("HTTP/1.1 200"), "\(again)")
         #expect(try await fixture.limitHits("connections_per_address") >= 1)
+        // Once per address however many refusals (the retry loop above may add some).
+        let line = "per-address limit reached; further refusals of this address are not logged for a while"
+            + " client.address=127.0.0.3 limit=connections_per_address limit.max=5"
+        #expect(fixture.chatd.service.log.components(separatedBy: line).count == 2, "\(fixture.chatd.service.log)")
         held.forEach { $0.close() }
         #expect(await fixture.chatd.service.stop() == 0)
     }

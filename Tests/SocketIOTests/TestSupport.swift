@@ -119,7 +119,7 @@ enum Fixtures {
     }
 
     static func server(
-        clock: ManualClock, log: EventLog = EventLog(),
+        clock: ManualClock, log: EventLog = EventLog(), configuration: SocketIOServer.Configuration = .init(),
         event: @escaping @Sendable (SocketIOEvent) async -> [JSONValue]? = { _ in nil }
     ) -> SocketIOServer {
         let handlers = SocketIOServerHandlers(
@@ -127,7 +127,7 @@ enum Fixtures {
             event: event,
             userOnline: { log.append("online \($0.id)") },
             userOffline: { log.append("offline \($0.id)") })
-        return SocketIOServer(handlers: handlers, clock: { clock.now })
+        return SocketIOServer(configuration: configuration, handlers: handlers, clock: { clock.now })
     }
 }
 

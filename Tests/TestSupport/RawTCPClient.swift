@@ -8,6 +8,8 @@ import Glibc
 public final class RawTCPClient: @unchecked Sendable {
     // The descriptor is used by one test task at a time and closed once.
     private var descriptor: Int32
+    /// Bytes read past the last answer `readResponse` returned (a keep-alive connection's next one).
+    private var unread: [UInt8] = []
 
     /// - Parameter source: the local address to connect from (another 127.x address is another client).
     public init(port: Int, host: String = "127.0.0.1", source: String? = nil) throws {
@@ -61,6 +63,40 @@ public final class RawTCPClient: @unchecked Sendable {
             received += buffer[0..<count]
         }
         return (String(decoding: received, as: UTF8.self), false)
+    }
+
+    /// One HTTP answer on a keep-alive connection: the head and a `Content-Length` body, leaving the
+    /// connection open. Nil when the peer closes first or `timeoutSeconds` pass.
+    public func readResponse(timeoutSeconds: Double) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while true {
+            if let end = Self.answerLength(unread) {
+                let answer = String(decoding: unread[0..<end], as: UTF8.self)
+                unread.removeFirst(end)
+                return answer
+            }
+            guard Date() < deadline else { return nil }
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let left = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
+            guard poll(&poller, 1, min(left, 200)) > 0 else { continue }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { return nil }
+            unread += buffer[0..<count]
+        }
+    }
+
+    /// The length of the first complete answer in `bytes` (head and `Content-Length` body), if there is one.
+    private static func answerLength(_ bytes: [UInt8]) -> Int? {
+        let separator = Array("\r\n\r\n".utf8)
+        guard bytes.count >= separator.count,
+              let headEnd = (0...(bytes.count - separator.count)).first(where: { bytes[$0..<$0 + 4].elementsEqual(separator) })
+        else { return nil }
+        let head = String(decoding: bytes[0..<headEnd], as: UTF8.self).lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        let total = headEnd + separator.count + length
+        return bytes.count >= total ? total : nil
     }
 
     /// Sends one request with `Connection: close` and returns the whole answer (status line first).

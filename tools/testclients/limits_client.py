@@ -10,6 +10,13 @@ what chatd answered.
   limits_client.py no-connect --url URL --count N [--wait S]
       N polling handshakes that never send CONNECT; after S seconds asks each session for a poll.
       {"opened": n, "refused": [{status, body}], "open": n, "gone": m} (without --wait, no poll)
+      With --close, then closes every session it opened (Engine.IO close packet) and tries one more
+      handshake: "after": its status.
+  limits_client.py big-event --url URL --token T --bystander-token B --size N
+      python-socketio over WebSocket, two users. The offender emits typing:stop padded to N bytes, once
+      asking for an ack and once not, then a small one and one padded to --under bytes; the bystander calls
+      typing:stop before and after. {"big_ack": ..., "small_ack": ..., "under_ack": ..., "connected": bool,
+      "bystander": [ack before, ack after], "bystander_connected": bool}
 """
 import argparse
 import json
@@ -96,6 +103,14 @@ def no_connect(args):
             sids.append(json.loads(answer.text[1:])["sid"])
         else:
             refused.append({"status": answer.status_code, "body": answer.text})
+    if args.close:
+        for sid in sids:
+            requests.post(base + "&sid=" + sid, data="1", timeout=10)
+        after = requests.get(base, timeout=10)
+        if after.status_code == 200:
+            requests.post(base + "&sid=" + json.loads(after.text[1:])["sid"], data="1", timeout=10)
+        print(json.dumps({"opened": len(sids), "refused": refused, "after": after.status_code}), flush=True)
+        return
     if args.wait <= 0:
         print(json.dumps({"opened": len(sids), "refused": refused}), flush=True)
         return
@@ -110,17 +125,47 @@ def no_connect(args):
     print(json.dumps({"opened": len(sids), "refused": refused, "open": len(sids) - gone, "gone": gone}), flush=True)
 
 
+def big_event(args):
+    import socketio
+
+    dialog = "dlg_aaaaaaaaaaaaaaaaaaaa"
+
+    def client(token):
+        sio = socketio.Client(reconnection=False)
+        sio.connect(args.url, auth={"token": token}, transports=["websocket"], wait_timeout=20)
+        return sio
+
+    offender, bystander = client(args.token), client(args.bystander_token)
+    before = bystander.call("typing:stop", {"dialogId": dialog}, timeout=20)
+    big = {"dialogId": dialog, "pad": "x" * args.size}
+    big_ack = offender.call("typing:stop", big, timeout=20)
+    offender.emit("typing:stop", big)
+    # Acks come in order: this one's answer arrives after the unacked big event was dealt with.
+    small_ack = offender.call("typing:stop", {"dialogId": dialog}, timeout=20)
+    under_ack = offender.call("typing:stop", {"dialogId": dialog, "pad": "x" * args.under}, timeout=20)
+    after = bystander.call("typing:stop", {"dialogId": dialog}, timeout=20)
+    print(json.dumps({"big_ack": big_ack, "small_ack": small_ack, "under_ack": under_ack,
+                      "connected": offender.connected, "bystander": [before, after],
+                      "bystander_connected": bystander.connected}), flush=True)
+    offender.disconnect()
+    bystander.disconnect()
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["ws-flood", "post-flood", "no-connect"])
+    parser.add_argument("command", choices=["ws-flood", "post-flood", "no-connect", "big-event"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--token", default="")
     parser.add_argument("--event", default="typing:stop")
     parser.add_argument("--arg", default='{"dialogId":"dlg_aaaaaaaaaaaaaaaaaaaa"}')
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--wait", type=float, default=0)
+    parser.add_argument("--close", action="store_true")
+    parser.add_argument("--bystander-token", default="")
+    parser.add_argument("--size", type=int, default=20000)
+    parser.add_argument("--under", type=int, default=1000)
     args = parser.parse_args()
-    {"ws-flood": ws_flood, "post-flood": post_flood, "no-connect": no_connect}[args.command](args)
+    {"ws-flood": ws_flood, "post-flood": post_flood, "no-connect": no_connect, "big-event": big_event}[args.command](args)
 
 
 if __name__ == "__main__":

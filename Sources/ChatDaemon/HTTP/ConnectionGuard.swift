@@ -4,6 +4,8 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+// HTTPRequestPart/HTTPResponsePart, the parts Hummingbird's HTTP/1 pipeline carries.
+import NIOHTTPTypes
 import Synchronization
 
 /// Every open HTTP connection: the global and per-address caps, and the list the shutdown deadline
@@ -45,17 +47,23 @@ public final class ConnectionTracker: Sendable {
     let limitHit: @Sendable (String) -> Void
     private let state = Mutex(State())
 
-    public init(limits: Limits, trustedProxies: TrustedProxies, limitHit: @escaping @Sendable (String) -> Void) {
+    /// Names the address a per-address refusal was for.
+    private let refusals: AddressRefusalLog?
+
+    public init(limits: Limits, trustedProxies: TrustedProxies, refusals: AddressRefusalLog? = nil,
+                limitHit: @escaping @Sendable (String) -> Void) {
         self.limits = limits
         self.trustedProxies = trustedProxies
+        self.refusals = refusals
         self.limitHit = limitHit
     }
 
     func admit(_ channel: any Channel) -> Admission {
         let peer = channel.remoteAddress?.ipAddress
         // Behind a proxy every client shares the proxy's address; only the global cap applies there.
-        let address = peer.flatMap { trustedProxies.trusts($0) ? nil : $0 }
-        return state.withLock { state in
+        // An IPv6 peer counts as its /64 (`TrustedProxies.limitKey`).
+        let address = peer.flatMap { trustedProxies.trusts($0) ? nil : TrustedProxies.limitKey($0) }
+        let admission = state.withLock { state -> Admission in
             if state.open.count >= limits.maxConnections { return .refused(limit: "connections") }
             if let address, state.perAddress[address, default: 0] >= limits.maxConnectionsPerAddress {
                 return .refused(limit: "connections_per_address")
@@ -64,6 +72,10 @@ public final class ConnectionTracker: Sendable {
             if let address { state.perAddress[address, default: 0] += 1 }
             return .admitted
         }
+        if admission == .refused(limit: "connections_per_address"), let address {
+            refusals?.refused(limit: "connections_per_address", address: address, cap: limits.maxConnectionsPerAddress)
+        }
+        return admission
     }
 
     func release(_ channel: any Channel) {
@@ -224,6 +236,53 @@ final class HTTPParseErrorHandler: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         context.fireErrorCaught(error)
+    }
+}
+
+/// Counts the connections Hummingbird's idle timeout closes (`idle_timeout` in `chatd_limit_hits_total`).
+/// Hummingbird closes them itself, without telling anyone why; this handler sits between the HTTP codec
+/// and Hummingbird's connection state handler, so it sees the same request and response parts and the
+/// close that handler sends. A close while no request is in progress and nothing has moved for the
+/// idle timeout is that handler's; a close right after a response (`Connection: close`) or on shutdown
+/// is not.
+final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let idleTimeout: Duration
+    private let limitHit: @Sendable (String) -> Void
+    private var requestsInProgress = 0
+    private var lastActivity = ContinuousClock.now
+
+    init(idleTimeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
+        self.idleTimeout = idleTimeout
+        self.limitHit = limitHit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { requestsInProgress += 1 }
+        lastActivity = .now
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            requestsInProgress -= 1
+            lastActivity = .now
+        }
+        context.write(data, promise: promise)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        // Hummingbird's timer fires once the idle time has passed since its own last activity, which
+        // is within microseconds of this handler's; the margin keeps that from being missed.
+        if mode == .all, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
+            requestsInProgress = 1  // counted once
+            limitHit("idle_timeout")
+        }
+        context.close(mode: mode, promise: promise)
     }
 }
 

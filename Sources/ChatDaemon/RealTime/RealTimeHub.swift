@@ -144,7 +144,10 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
                 ])
                 metrics?.sessionsClosed("outbox_overflow").increment()
             },
-            limitHit: limitHit)
+            limitHit: limitHit,
+            addressRefused: { [refusals = AddressRefusalLog(logger: logger), cap = setup.server.maxSessionsPerAddress] in
+                refusals.refused(limit: $0, address: $1, cap: cap)
+            })
         server = SocketIOServer(configuration: setup.server, handlers: handlers)
         slot.set(server)
         sessions = SessionWatch(server: server, tokens: tokens, interval: sessionRecheck, logger: logger, now: now)

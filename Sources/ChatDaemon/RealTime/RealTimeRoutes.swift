@@ -16,7 +16,7 @@ struct RealTimeRoutes {
 
     func register(on router: Router<ChatRequestContext>) {
         router.get(RouterPath(Self.path)) { request, context in
-            await get(request, connection: context.channel, address: hub.trustedProxies.clientAddress(
+            await get(request, connection: context.channel, address: hub.trustedProxies.limitAddress(
                 peer: context.clientAddress, forwardedFor: request.headers[AuthRoutes.forwardedFor]))
         }
         router.post(RouterPath(Self.path)) { request, _ in await post(request) }

@@ -22,7 +22,11 @@ public enum RealTimeWebSocket {
     public static func serverBuilder(hub: RealTimeHub, connections: ConnectionTracker? = nil,
                                      idleTimeout: Duration? = nil) -> HTTPServerBuilder {
         let maxPayload = hub.configuration.engine.maxPayload
-        var http1 = HTTP1Channel.Configuration(idleTimeout: idleTimeout.map(TimeAmount.init))
+        var http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: idleTimeout.flatMap { timeout in
+                connections.map { [IdleTimeoutCounter(idleTimeout: timeout, limitHit: $0.limitHit)] }
+            } ?? [],
+            idleTimeout: idleTimeout.map(TimeAmount.init))
         // A request head (the token in Authorization included) fits in 16 KiB; larger ones are refused
         // before anything is kept for them.
         http1.httpDecoder.maxHeaderListSize = 16 * 1024
@@ -34,7 +38,7 @@ public enum RealTimeWebSocket {
             -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
             guard let sid = await upgradeTarget(request, hub: hub) else { return .dontUpgrade }
             let headers = RealTimeRoutes.handshakeHeaders(request.headerFields)
-            let address = hub.trustedProxies.clientAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown",
+            let address = hub.trustedProxies.limitAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown",
                                                            forwardedFor: request.headerFields[AuthRoutes.forwardedFor])
             return .upgrade([:]) { inbound, outbound, _ in
                 await serve(sid: sid, headers: headers, address: address, inbound: inbound, outbound: outbound,

@@ -63,7 +63,7 @@ extension RealTimeSetup {
         server.engine.maxPayload = limits.maxPayload
         server.engine.maxPacketsPerPost = limits.maxPacketsPerPost
         server.events = SocketEventLimits(inFlight: limits.eventsInFlight, queue: limits.eventQueue,
-                                          perSecond: limits.eventsPerSecond)
+                                          perSecond: limits.eventsPerSecond, maxBytes: limits.maxEventBytes)
         server = overrides.server ?? server
         server.engine.maxBufferedBytes = config.outboxLimitBytes
         server.recoveryWindow = config.recoveryWindowSeconds > 0

@@ -10,6 +10,32 @@ extension SocketIOPacket {
     /// packet or a `SocketIOProtocolError`.
     public static func decode(_ text: String) throws(SocketIOProtocolError) -> SocketIOPacket {
         var reader = ByteReader(Array(text.utf8))
+        let (type, namespace, ackID) = try readHeader(&reader)
+        // The header was well-formed; the attachments would follow as separate binary packets.
+        if type.isBinary { throw .binaryAttachmentsNotSupported }
+        var data: JSONValue?
+        if !reader.isAtEnd {
+            do {
+                data = try JSONValue.parse(reader.remaining)
+            } catch {
+                throw .invalidJSON
+            }
+        }
+        let packet = SocketIOPacket(type, namespace: namespace, ackID: ackID, data: data)
+        guard packet.hasValidPayload else { throw .invalidPayload }
+        return packet
+    }
+
+    /// A packet's header (type, namespace, ack id) without its JSON payload: what the server needs to
+    /// refuse an oversized event without parsing it. Only the first bytes are read; a namespace longer
+    /// than those comes back cut.
+    public static func header(of text: String) -> (type: SocketIOPacketType, namespace: String, ackID: Int?)? {
+        var reader = ByteReader(Array(text.utf8.prefix(256)))
+        return try? readHeader(&reader)
+    }
+
+    private static func readHeader(_ reader: inout ByteReader) throws(SocketIOProtocolError)
+        -> (type: SocketIOPacketType, namespace: String, ackID: Int?) {
         guard let first = reader.next() else { throw .emptyPacket }
         guard first >= 0x30, let type = SocketIOPacketType(rawValue: first &- 0x30) else {
             throw .invalidPacketType
@@ -29,19 +55,7 @@ extension SocketIOPacket {
             guard let id = reader.number(maxDigits: 15) else { throw .invalidAckID }
             ackID = id
         }
-        // The header was well-formed; the attachments would follow as separate binary packets.
-        if type.isBinary { throw .binaryAttachmentsNotSupported }
-        var data: JSONValue?
-        if !reader.isAtEnd {
-            do {
-                data = try JSONValue.parse(reader.remaining)
-            } catch {
-                throw .invalidJSON
-            }
-        }
-        let packet = SocketIOPacket(type, namespace: namespace, ackID: ackID, data: data)
-        guard packet.hasValidPayload else { throw .invalidPayload }
-        return packet
+        return (type, namespace, ackID)
     }
 
     /// The payload shape each packet type requires (socket.io-parser's `isPayloadValid`).

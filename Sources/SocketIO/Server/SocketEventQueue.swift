@@ -7,10 +7,16 @@ public struct SocketEventLimits: Sendable, Hashable {
     /// Sustained events per second (a token bucket holding `2 × perSecond`); faster disconnects the socket.
     public var perSecond: Double
 
-    public init(inFlight: Int = 4, queue: Int = 64, perSecond: Double = 20) {
+    /// An EVENT packet's size in bytes (its Socket.IO text form); a larger one is refused without being
+    /// parsed (`socket_event_size`): an ack with an error if the client asked for one, else dropped. The
+    /// socket stays connected. Unbounded unless set (chatd sets it).
+    public var maxBytes: Int
+
+    public init(inFlight: Int = 4, queue: Int = 64, perSecond: Double = 20, maxBytes: Int = .max) {
         self.inFlight = max(1, inFlight)
         self.queue = max(0, queue)
         self.perSecond = perSecond
+        self.maxBytes = max(1, maxBytes)
     }
 
     var burst: Double { max(1, perSecond * 2) }
@@ -21,6 +27,8 @@ public struct SocketEventLimits: Sendable, Hashable {
 public enum SocketIOLimit: String, Sendable, Hashable, CaseIterable {
     case eventRate = "socket_event_rate"
     case eventQueue = "socket_event_queue"
+    /// Not a disconnect: the one event is refused (`SocketIOServer.oversizedEventReply`).
+    case eventSize = "socket_event_size"
     case packetsPerPost = "post_packets"
     case connectTimeout = "connect_timeout"
     case sessions = "sessions"
@@ -32,6 +40,7 @@ public enum SocketIOLimit: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .eventRate: "Too many events per second"
         case .eventQueue: "Too many events waiting"
+        case .eventSize: "Event too large"
         case .packetsPerPost: "Too many packets in one request"
         case .connectTimeout: "No CONNECT in time"
         case .sessions: "Too many sessions"
@@ -69,12 +78,7 @@ struct SocketEventQueue {
     }
 
     mutating func admit(_ pending: Pending, now: ContinuousClock.Instant) -> Admission {
-        let elapsed = now - refilled
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        tokens = min(limits.burst, tokens + seconds * limits.perSecond)
-        refilled = now
-        guard tokens >= 1 else { return .refused(.eventRate) }
-        tokens -= 1
+        guard takeToken(now: now) else { return .refused(.eventRate) }
         if running < limits.inFlight {
             running += 1
             return .start(pending)
@@ -82,6 +86,17 @@ struct SocketEventQueue {
         guard waiting.count - head < limits.queue else { return .refused(.eventQueue) }
         waiting.append(pending)
         return .queued
+    }
+
+    /// One event's share of the rate (a refused event costs it too); false when the bucket is empty.
+    mutating func takeToken(now: ContinuousClock.Instant) -> Bool {
+        let elapsed = now - refilled
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        tokens = min(limits.burst, tokens + seconds * limits.perSecond)
+        refilled = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
     }
 
     /// One handler finished; returns the next event to start, if one waits.

@@ -22,6 +22,11 @@ extension SocketIOServer {
             sessions[sid]?.namespace = .connecting(buffered: buffered)
             return
         }
+        if text.utf8.count > configuration.events.maxBytes, let header = SocketIOPacket.header(of: text),
+           header.type == .event {
+            refuseOversizedEvent(header, sid: sid)
+            return
+        }
         let packet: SocketIOPacket
         do {
             packet = try SocketIOPacket.decode(text)
@@ -125,6 +130,37 @@ extension SocketIOServer {
         case .start(let pending): start(pending)
         case .queued: break
         case .refused(let limit): disconnect(socket, exceeding: limit)
+        }
+    }
+
+    /// What a client that asked for an ack gets for an event over `maxBytes`: the REST API's error shape.
+    static func oversizedEventReply(maxBytes: Int) -> JSONValue {
+        ["ok": false, "code": "payload_too_large", "message": .string("Event over \(maxBytes) bytes")]
+    }
+
+    /// An EVENT over `maxBytes`, refused from its header alone (its payload is never parsed, let alone
+    /// queued): counted, acked with an error if asked, and the socket stays. It still costs its share
+    /// of the event rate, so a stream of them is a rate flood like any other.
+    private func refuseOversizedEvent(_ header: (type: SocketIOPacketType, namespace: String, ackID: Int?), sid: String) {
+        // Other namespaces' events are ignored anyway (as in handleMessage).
+        guard header.namespace == SocketIOPacket.mainNamespace else { return }
+        guard case .connected(let socket) = sessions[sid]?.namespace else {
+            // An event before CONNECT ends the connection, whatever its size.
+            close(sid: sid)
+            return
+        }
+        let now = clock()
+        var queue = eventQueues[socket] ?? SocketEventQueue(limits: configuration.events, now: now)
+        let admitted = queue.takeToken(now: now)
+        eventQueues[socket] = queue
+        guard admitted else {
+            disconnect(socket, exceeding: .eventRate)
+            return
+        }
+        handlers.limitHit(SocketIOLimit.eventSize.name)
+        if let ackID = header.ackID {
+            sendFrame(SocketIOFrame.ack(ackID, [Self.oversizedEventReply(maxBytes: configuration.events.maxBytes)]),
+                      to: socket)
         }
     }
 

@@ -117,6 +117,7 @@ public actor SocketIOServer {
         if let address = record.address {
             guard sessionsByAddress[address, default: 0] < configuration.maxSessionsPerAddress else {
                 handlers.limitHit(SocketIOLimit.sessionsPerAddress.name)
+                handlers.addressRefused(SocketIOLimit.sessionsPerAddress.name, address)
                 throw .tooManySessionsFromAddress
             }
             sessionsByAddress[address, default: 0] += 1

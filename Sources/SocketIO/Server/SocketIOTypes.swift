@@ -78,6 +78,9 @@ public struct SocketIOServerHandlers: Sendable {
     public var sessionClosed: @Sendable (EngineIOCloseReason) -> Void
     /// A limit was hit (`SocketIOLimit.name`), for metrics. Called on the server's actor; must return quickly.
     public var limitHit: @Sendable (String) -> Void
+    /// A per-address cap refused a session: the limit's name and the address as the cap counts it
+    /// (after `limitHit`). Called on the server's actor; must return quickly.
+    public var addressRefused: @Sendable (_ limit: String, _ address: String) -> Void
 
     public init(
         authenticate: @escaping @Sendable (_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult,
@@ -86,7 +89,8 @@ public struct SocketIOServerHandlers: Sendable {
         userOffline: @escaping @Sendable (SocketUser) -> Void = { _ in },
         beforeConnected: @escaping @Sendable (SocketUser) async -> Void = { _ in },
         sessionClosed: @escaping @Sendable (EngineIOCloseReason) -> Void = { _ in },
-        limitHit: @escaping @Sendable (String) -> Void = { _ in }
+        limitHit: @escaping @Sendable (String) -> Void = { _ in },
+        addressRefused: @escaping @Sendable (_ limit: String, _ address: String) -> Void = { _, _ in }
     ) {
         self.authenticate = authenticate
         self.event = event
@@ -95,5 +99,6 @@ public struct SocketIOServerHandlers: Sendable {
         self.beforeConnected = beforeConnected
         self.sessionClosed = sessionClosed
         self.limitHit = limitHit
+        self.addressRefused = addressRefused
     }
 }

@@ -1,0 +1,196 @@
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+/// The global caps (`server.max_connections`, `socketio.max_sessions`) and the idle timeout, driven past
+/// their bounds against the real binary: part of the serialized limits suite.
+extension LimitsTests {
+    /// One request on a keep-alive connection: whether it got a 200, the answer, and how long it took.
+    static func keepAliveRequest(_ client: RawTCPClient, _ path: String) -> (ok: Bool, answer: String, seconds: Double) {
+        let started = Date()
+        client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let answer = client.readResponse(timeoutSeconds: 10) ?? ""
+        return (answer.hasPrefix("HTTP/1.1 200"), answer, Date().timeIntervalSince(started))
+    }
+
+    /// `chatd_limit_hits_total{limit}` read over a fresh `Connection: close` request, so reading it
+    /// leaves no keep-alive connection behind that could itself hit a limit later.
+    static func limitHits(_ limit: String, port: Int, source: String) throws -> Int {
+        let text = try RawTCPClient.request("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                            port: port, source: source)
+        return hits(limit, inMetrics: text)
+    }
+
+    static func hits(_ limit: String, inMetrics text: String) -> Int {
+        let prefix = "chatd_limit_hits_total{limit=\"\(limit)\"} "
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
+        return Int(Double(line.dropFirst(prefix.count).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+    }
+
+    @Test("connections past server.max_connections get 503 too_many_connections from any address, silent, half-sent or complete; a connection opened before keeps being served at the cap, and a freed slot is used again")
+    func globalConnections() async throws {
+        // Long head timeout: the silent and half-sent connections below must be refused by the cap, not timed out.
+        let fixture = try await Fixture.start(config: "[server]\nmax_connections = 20\nrequest_head_timeout = \"60s\"\n")
+        defer { fixture.directory.remove() }
+        let bystander = try RawTCPClient(port: fixture.port, source: "127.0.0.2")
+        defer { bystander.close() }
+        let before = Self.keepAliveRequest(bystander, "/health")
+        #expect(before.ok, "\(before.answer)")
+        // 19 more from five addresses (each far below the per-address cap). Each is answered once and kept
+        // open, so each is counted by the time the next step runs.
+        var held: [RawTCPClient] = []
+        defer { held.forEach { $0.close() } }
+        for index in 0..<19 {
+            let client = try RawTCPClient(port: fixture.port, source: "127.0.1.\(10 + index % 5)")
+            let answer = Self.keepAliveRequest(client, "/health")
+            #expect(answer.ok, "connection \(index): \(answer.answer)")
+            held.append(client)
+        }
+        // At the cap: whatever the new connection sends, and from whichever address, it is refused at once.
+        let attempts: [(source: String, send: String)] = [
+            ("127.0.1.20", ""),
+            ("127.0.1.21", "GET /health HTTP/1.1\r\nHost: x\r\n"),
+            ("127.0.0.2", "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ]
+        for attempt in attempts {
+            let client = try RawTCPClient(port: fixture.port, source: attempt.source)
+            if !attempt.send.isEmpty { client.send(attempt.send) }
+            let answer = client.readUntilClosed(timeoutSeconds: 10)
+            #expect(answer.closed, "\(attempt.source) \(attempt.send.debugDescription)")
+            #expect(answer.text.hasPrefix("HTTP/1.1 503"), "\(answer.text)")
+            #expect(answer.text.contains("Retry-After: 1\r\n"), "\(answer.text)")
+            #expect(answer.text.contains(#""code":"too_many_connections""#), "\(answer.text)")
+            client.close()
+        }
+        // The connection opened before the flood is still served, as fast as before.
+        let during = Self.keepAliveRequest(bystander, "/health")
+        #expect(during.ok, "\(during.answer)")
+        #expect(during.seconds < max(0.5, before.seconds * 2), "bystander \(before.seconds)s → \(during.seconds)s")
+        let metrics = Self.keepAliveRequest(bystander, "/metrics")
+        #expect(metrics.ok)
+        #expect(Self.hits("connections", inMetrics: metrics.answer) == 3, "\(metrics.answer)")
+        #expect(Self.hits("connections_per_address", inMetrics: metrics.answer) == 0)
+        // A slot freed is a slot to use again; chatd learns of the close asynchronously, so a refusal
+        // until then is expected, a 200 after it.
+        held.removeFirst().close()
+        var again = ""
+        let deadline = Date().addingTimeInterval(10)
+        repeat {
+            again = try RawTCPClient.request("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                             port: fixture.port, source: "127.0.1.30")
+        } while !again.hasPrefix("HTTP/1.1 200") && Date() < deadline
+        #expect(again.hasPrefix("HTTP/1.1 200"), "\(again)")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("handshakes past socketio.max_sessions get 503 Too many sessions and open nothing; a socket connected before stays connected, REST stays fast, and once the sessions close a new socket connects")
+    func globalSessions() async throws {
+        let fixture = try await Fixture.start(config: "[socketio]\nmax_sessions = 20\n", users: 1)
+        defer { fixture.directory.remove() }
+        // A connected Socket.IO client holds one of the 20 sessions through the flood.
+        let connected = try fixture.sockets(count: 1)
+        _ = try await connected.waitForLine("CONNECTED 1", timeoutSeconds: 60)
+        let run = try await fixture.misbehave(["no-connect", "--count", "25", "--close"], name: "sessions")
+        #expect(run.result["opened"] == 19, "\(run.result)")
+        let refused = run.result["refused"]?.arrayValue ?? []
+        #expect(refused.count == 6, "\(run.result)")
+        #expect(refused.allSatisfy { $0["status"] == 503 && $0["body"] == #"{"code":4,"message":"Too many sessions"}"# },
+                "\(refused)")
+        // Its sessions closed, the offender's next handshake is admitted.
+        #expect(run.result["after"] == 200, "\(run.result)")
+        #expect(run.bystanderOK)
+        #expect(run.during < max(1.0, run.before * 2), "bystander \(run.before)s → \(run.during)s")
+        #expect(try await fixture.limitHits("sessions") == 6)
+        #expect(try await fixture.limitHits("sessions_per_address") == 0)
+        // The socket connected before the flood was not cut (sio_load exits with FAIL when one breaks).
+        #expect(connected.isRunning && !connected.log.contains("FAIL"), "\(connected.log)")
+        // And a new client connects all the way (handshake, WebSocket, CONNECT).
+        let newcomer = try fixture.sockets(count: 1)
+        _ = try await newcomer.waitForLine("CONNECTED 1", timeoutSeconds: 60)
+        await newcomer.stop()
+        await connected.stop()
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+
+    @Test("a keep-alive connection idle for server.idle_timeout is closed and counted in idle_timeout; a connection that keeps sending requests and a long poll pending past the idle time are not cut")
+    func idleTimeout() async throws {
+        // The poll waits for the first ping (6 s), twice the idle timeout.
+        let fixture = try await Fixture.start(config: "[server]\nidle_timeout = \"3s\"\n[socketio]\nping_interval = \"6s\"\n")
+        defer { fixture.directory.remove() }
+        let idle = try RawTCPClient(port: fixture.port, source: "127.0.0.3")
+        defer { idle.close() }
+        let first = Self.keepAliveRequest(idle, "/health")
+        #expect(first.ok, "\(first.answer)")
+        let idleSince = Date()
+
+        let poller = try RawTCPClient(port: fixture.port, source: "127.0.0.4")
+        defer { poller.close() }
+        let handshake = Self.keepAliveRequest(poller, "/socket.io/?EIO=4&transport=polling")
+        #expect(handshake.ok, "\(handshake.answer)")
+        let body = handshake.answer.components(separatedBy: "\r\n\r\n").last ?? ""
+        let sid = try #require(try JSONValue.parse(String(body.dropFirst()))["sid"]?.stringValue, "\(body)")
+        poller.send("GET /socket.io/?EIO=4&transport=polling&sid=\(sid) HTTP/1.1\r\nHost: x\r\n\r\n")
+
+        // A client that sends a request every second for 6 s: never idle for 3 s.
+        let port = fixture.port
+        let active = Task { () -> [Bool] in
+            let client = try RawTCPClient(port: port, source: "127.0.0.5")
+            defer { client.close() }
+            var answers: [Bool] = []
+            for _ in 0..<6 {
+                answers.append(Self.keepAliveRequest(client, "/health").ok)
+                try await Task.sleep(for: .seconds(1))
+            }
+            answers.append(Self.keepAliveRequest(client, "/health").ok)
+            return answers
+        }
+
+        let closing = idle.readUntilClosed(timeoutSeconds: 20)
+        let idleFor = Date().timeIntervalSince(idleSince)
+        #expect(closing.closed, "the idle connection was not closed")
+        #expect(closing.text.isEmpty, "\(closing.text)")
+        // Timers do not fire early; the upper bound is generous for a loaded machine.
+        #expect(idleFor >= 2.9 && idleFor < 15, "closed after \(idleFor) s")
+
+        let polled = poller.readResponse(timeoutSeconds: 20)
+        poller.close()
+        #expect(polled?.hasPrefix("HTTP/1.1 200") == true, "\(polled ?? "closed")")
+        #expect(polled?.hasSuffix("\r\n\r\n2") == true, "the poll should end with the first ping: \(polled ?? "closed")")
+        let answers = try await active.value
+        #expect(answers == Array(repeating: true, count: 7), "\(answers)")
+        // Only the idle connection hit the limit (the others were closed by this test, not by chatd).
+        #expect(try Self.limitHits("idle_timeout", port: fixture.port, source: "127.0.0.6") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}
+
+extension LimitsTests {
+    @Test("socketio.max_sessions_per_address counts an IPv6 client by its /64: other addresses of the same /64 are refused 429, another /64 is served")
+    func sessionsPerIPv6Prefix() async throws {
+        // Loopback is the trusted proxy, so X-Forwarded-For names the client, as nginx would.
+        let fixture = try await Fixture.start(
+            config: "[server]\ntrusted_proxies = \"127.0.0.1\"\n[socketio]\nmax_sessions_per_address = 3\n")
+        defer { fixture.directory.remove() }
+        let base = "\(fixture.chatd.baseURL)/socket.io/?EIO=4&transport=polling"
+        func handshake(_ client: String) async throws -> HTTPResult {
+            try await HTTPTestClient.send("GET", base, headers: ["X-Forwarded-For": client])
+        }
+        for client in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"] {
+            #expect(try await handshake(client).status == 200, "\(client)")
+        }
+        let sameHost = try await handshake("2001:db8:1:2::ffff")
+        #expect(sameHost.status == 429)
+        #expect(sameHost.text == #"{"code":4,"message":"Too many sessions from this address"}"#)
+        #expect(try await handshake("2001:db8:1:3::a").status == 200, "another /64 is another client")
+        #expect(try await handshake("203.0.113.9").status == 200)
+        let refused = try await handshake("2001:db8:1:2::eeee")
+        #expect(refused.status == 429)
+        #expect(try await fixture.limitHits("sessions_per_address") == 2)
+        // The operator is told which client, once for both refusals.
+        let line = "per-address limit reached; further refusals of this address are not logged for a while"
+            + " client.address=2001:db8:1:2::/64 limit=sessions_per_address limit.max=3"
+        #expect(fixture.chatd.service.log.components(separatedBy: line).count == 2, "\(fixture.chatd.service.log)")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}
