@@ -122,18 +122,6 @@ public enum Daemon {
             limitHit: { metrics.limitHits($0).increment() },
             sessionRecheck: .milliseconds(Int64(config.sessionRecheckSeconds * 1000)), logger: logger)
         pipeline.attach(realTime)
-        relay.attach { event, arguments, room in await realTime.deliverRelayed(event: event, args: arguments, room: room) }
-        relay.attachPresence { origin, notice in await realTime.deliverPresence(from: origin, notice) }
-        relay.attachKick { user in
-            tokens.forget(user: user)
-            await realTime.kick(user: user)
-            logger.notice("user kicked on another instance's request", metadata: ["user.id": "\(user)"])
-        }
-        relay.attachRevoke { tokenID in
-            tokens.forget(tokenID: tokenID)
-            let closed = await realTime.closeSessions(tokenID: tokenID)
-            if closed > 0 { logger.notice("sessions closed on another instance's logout", metadata: ["socket.count": "\(closed)"]) }
-        }
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
                               pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3,
                               conversations: conversations, logger: logger)
@@ -237,7 +225,10 @@ public enum Daemon {
             // Shut down in reverse: the deadline starts (server.shutdown_timeout), sockets close (clients
             // reconnect elsewhere), then HTTP, then AMQP; the control socket last, so status answers while
             // draining.
-            services: [.init(service: controlServer), .init(service: instanceLock), .init(service: services.pipeline), .init(service: services.relay), .init(service: app),
+            services: [.init(service: controlServer), .init(service: instanceLock), .init(service: services.pipeline), .init(service: services.relay),
+                       .init(service: RelayInbox(incoming: services.relay.incoming, hub: services.realTime,
+                                                 tokens: services.tokens, logger: logger)),
+                       .init(service: app),
                        .init(service: services.realTime), .init(service: deadline)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

@@ -25,10 +25,17 @@ public protocol RoomRelaying: Sendable {
 /// confirmed, the queue goes with the instance (auto-delete) and a message that finds no instance
 /// listening is lost, as a typing indicator on a dead connection would be.
 public final class RoomRelay: RoomRelaying, Service, Sendable {
-    public typealias Receiver = @Sendable (_ event: String, _ arguments: [JSONValue], _ room: String) async -> Void
-    public typealias KickReceiver = @Sendable (_ userId: UserID) async -> Void
-    public typealias PresenceReceiver = @Sendable (_ origin: String, _ notice: PresenceNotice) async -> Void
-    public typealias RevokeReceiver = @Sendable (_ tokenID: String) async -> Void
+    /// What another instance asked of this one, in the order it arrived.
+    public enum Incoming: Sendable, Equatable {
+        /// Emit `event` with `arguments` to this instance's sockets in `room`.
+        case room(event: String, arguments: [JSONValue], room: String)
+        /// A user came online or left on the instance `origin`.
+        case presence(origin: String, PresenceNotice)
+        /// Close the user's sockets and forget its accepted tokens.
+        case kick(UserID)
+        /// Close the sockets of one token (a logout elsewhere).
+        case revoke(tokenID: String)
+    }
 
     /// Unique per process, so an instance recognises its own messages even when instances share a name.
     public let origin: String
@@ -39,10 +46,9 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     private let consumer: AMQPConsumer
     private let deliveries: AsyncStream<AMQPDelivery>
     private let deliveriesInput: AsyncStream<AMQPDelivery>.Continuation
-    private let receiver = Mutex<Receiver?>(nil)
-    private let kickReceiver = Mutex<KickReceiver?>(nil)
-    private let presenceReceiver = Mutex<PresenceReceiver?>(nil)
-    private let revokeReceiver = Mutex<RevokeReceiver?>(nil)
+    /// Other instances' messages, for `RelayInbox`; finished when the relay stops.
+    public let incoming: AsyncStream<Incoming>
+    private let incomingInput: AsyncStream<Incoming>.Continuation
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
@@ -55,23 +61,9 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         let (stream, continuation) = AsyncStream<AMQPDelivery>.makeStream(bufferingPolicy: .unbounded)
         deliveries = stream
         deliveriesInput = continuation
+        (incoming, incomingInput) = AsyncStream<Incoming>.makeStream(bufferingPolicy: .unbounded)
         consumer = AMQPConsumer(url: url, options: .init(connectionName: "chatd relay", prefetch: 256, heartbeat: .seconds(10)),
                                 logger: logger, onDelivery: { continuation.yield($0) })
-    }
-
-    /// Where messages from other instances go; set once, before `run`.
-    public func attach(_ receiver: @escaping Receiver) {
-        self.receiver.withLock { $0 = receiver }
-    }
-
-    /// Where kicks from other instances go; set once, before `run`.
-    public func attachKick(_ receiver: @escaping KickReceiver) {
-        kickReceiver.withLock { $0 = receiver }
-    }
-
-    /// Where presence notices from other instances go, with the sending instance's origin; set once, before `run`.
-    public func attachPresence(_ receiver: @escaping PresenceReceiver) {
-        presenceReceiver.withLock { $0 = receiver }
     }
 
     public func relayPresence(_ notice: PresenceNotice) {
@@ -81,11 +73,6 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         ]
         if let name = notice.userName { message["userName"] = .string(name) }
         publish(message, attempts: 1)
-    }
-
-    /// Where token revocations (logouts) from other instances go; set once, before `run`.
-    public func attachRevoke(_ receiver: @escaping RevokeReceiver) {
-        revokeReceiver.withLock { $0 = receiver }
     }
 
     public func relay(_ event: String, _ arguments: [JSONValue], toRoom room: String) {
@@ -142,10 +129,12 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         await withGracefulShutdownHandler {
             for await delivery in deliveries {
                 consumer.ack(delivery.deliveryTag)
-                await handle(delivery.body)
+                if let message = decode(delivery.body) { incomingInput.yield(message) }
             }
-        } onGracefulShutdown: { [consumer, publisher, deliveriesInput] in
+            incomingInput.finish()
+        } onGracefulShutdown: { [consumer, publisher, deliveriesInput, incomingInput] in
             deliveriesInput.finish()
+            incomingInput.finish()
             Task {
                 await consumer.stop()
                 await publisher.close()
@@ -173,37 +162,35 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         }
     }
 
-    private func handle(_ body: [UInt8]) async {
+    /// Another instance's message, or nil for our own and for malformed ones (logged).
+    func decode(_ body: [UInt8]) -> Incoming? {
         guard let message = try? JSONValue.parse(Data(body)), let from = message["origin"]?.stringValue else {
             logger.warning("malformed instance relay message dropped")
-            return
+            return nil
         }
-        guard from != origin else { return }
+        guard from != origin else { return nil }
         switch message["kind"]?.stringValue {
         case "room":
-            guard let room = message["room"]?.stringValue, let event = message["event"]?.stringValue,
-                  let arguments = message["args"]?.arrayValue else { break }
-            await receiver.withLock { $0 }?(event, arguments, room)
-            return
+            if let room = message["room"]?.stringValue, let event = message["event"]?.stringValue,
+               let arguments = message["args"]?.arrayValue {
+                return .room(event: event, arguments: arguments, room: room)
+            }
         case "presence":
-            guard let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)),
-                  let state = message["state"]?.stringValue, state == "online" || state == "offline",
-                  let to = message["to"]?.arrayValue else { break }
-            let notice = PresenceNotice(online: state == "online", userId: user, userName: message["userName"]?.stringValue,
-                                        recipients: to.compactMap { $0.stringValue.flatMap(UserID.init(rawValue:)) })
-            await presenceReceiver.withLock { $0 }?(from, notice)
-            return
+            if let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)),
+               let state = message["state"]?.stringValue, state == "online" || state == "offline",
+               let to = message["to"]?.arrayValue {
+                return .presence(origin: from, PresenceNotice(
+                    online: state == "online", userId: user, userName: message["userName"]?.stringValue,
+                    recipients: to.compactMap { $0.stringValue.flatMap(UserID.init(rawValue:)) }))
+            }
         case "kick":
-            guard let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) else { break }
-            await kickReceiver.withLock { $0 }?(user)
-            return
+            if let user = message["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) { return .kick(user) }
         case "revoke":
-            guard let tokenID = message["jti"]?.stringValue else { break }
-            await revokeReceiver.withLock { $0 }?(tokenID)
-            return
+            if let tokenID = message["jti"]?.stringValue { return .revoke(tokenID: tokenID) }
         default:
             break
         }
         logger.warning("malformed instance relay message dropped", metadata: ["origin": "\(from)"])
+        return nil
     }
 }
