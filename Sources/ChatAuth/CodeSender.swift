@@ -58,10 +58,7 @@ public struct CommandCodeSender: CodeSender {
             throw CodeSenderError(reason: "cannot run SMS command: \(error)")
         }
         // The child leads its own process group: a timeout stops the shell and whatever it started.
-        let timeout = Task {
-            try await Task.sleep(for: .seconds(timeoutSeconds))
-            child.send(SIGKILL, group: true)
-        }
+        let timeout = child.send(SIGKILL, group: true, after: timeoutSeconds)
         let termination = await child.wait()
         timeout.cancel()
         guard termination == .exited(0) else { throw CodeSenderError(reason: "SMS command \(termination)") }

@@ -99,8 +99,8 @@ public enum Daemon {
                                       // Off the login path: a slow Chat3 must not delay the code.
                                       Task { await chat3.register(user, logger: logger) }
                                   })
-        let pipeline: UpdatePipeline
-        do { pipeline = try UpdatePipeline(config: config, metrics: metrics, logger: logger) } catch {
+        let userQueues: UserQueues
+        do { userQueues = try UserQueues(config: config, metrics: metrics, logger: logger) } catch {
             throw .config(.invalid(key: "rabbitmq.url", reason: "\(error)"))
         }
         let relay: RoomRelay
@@ -112,16 +112,16 @@ public enum Daemon {
         let setup = RealTimeSetup(config: config, chat3: chat3, conversations: conversations, overrides: overrides)
         let realTime = RealTimeHub(
             tokens: tokens, setup: setup,
-            lifecycle: .init(connected: { pipeline.userConnected($0.rawValue) },
-                             disconnected: { pipeline.userDisconnected($0.rawValue) },
+            lifecycle: .init(connected: { userQueues.userConnected($0.rawValue) },
+                             disconnected: { userQueues.userDisconnected($0.rawValue) },
                              // A subscribe takes milliseconds; the cap (rabbitmq.subscribe_wait) bounds what a
                              // busy broker adds to a connect, and must stay under clients' connect timeouts
                              // (socket.io-client's default is 20 s).
-                             ready: { _ = await pipeline.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
+                             ready: { _ = await userQueues.waitUntilSubscribed($0.rawValue, timeout: subscribeWait) }),
             relay: relay, metrics: metrics, names: UserNames { id in try? await store.user(id: id)?.name.value },
             limitHit: { metrics.limitHits($0).increment() },
             sessionRecheck: .milliseconds(Int64(config.sessionRecheckSeconds * 1000)), logger: logger)
-        pipeline.attach(realTime)
+        let pipeline = UpdatePipeline(userQueues: userQueues, sockets: realTime)
         return DaemonServices(config: config, store: store, tokens: tokens, logins: logins, metrics: metrics,
                               pipeline: pipeline, realTime: realTime, relay: relay, chat3: chat3,
                               conversations: conversations, logger: logger)

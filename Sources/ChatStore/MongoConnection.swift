@@ -69,13 +69,14 @@ enum MongoDriver {
     /// libmongoc must be initialized once per process before any other call. Its own log lines
     /// (stderr by default, debug included) go to swift-log instead, so the executable decides.
     private static let initialized: Bool = {
-        // Never setenv here (e.g. MONGOC_DISABLE_SHM): changing the environment while other threads
-        // spawn processes crashed the test run. The driver's occasional "Falling back to malloc for
-        // counters" warning on stderr is cosmetic.
-        mongoc_init()
+        // The handler goes in before mongoc_init: init itself may warn ("Falling back to malloc for
+        // counters" when shared memory is short), and that line must follow the executable's log
+        // settings, not land on chatctl's stderr. Never setenv here (e.g. MONGOC_DISABLE_SHM): changing
+        // the environment while other threads start processes is a crash waiting to happen.
         mongoc_log_set_handler({ level, domain, message, _ in
             MongoDriver.forwardLog(level: level, domain: domain, message: message)
         }, nil)
+        mongoc_init()
         return true
     }()
 

@@ -93,6 +93,16 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Sends `signal` after `seconds` unless the child has ended by then; `cancel()` the returned
+    /// timer once it is not needed. A dispatch timer, not a sleeping task: a timeout must fire even when
+    /// every thread of Swift's cooperative pool is busy.
+    @discardableResult
+    public func send(_ signal: Int32, group: Bool = false, after seconds: Double) -> DispatchWorkItem {
+        let timer = DispatchWorkItem { [self] in send(signal, group: group) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: timer)
+        return timer
+    }
+
     /// Waits for the child to end.
     @discardableResult
     public func wait() async -> Termination {

@@ -26,7 +26,7 @@ struct PikaInteropTests {
                                                                           delivery_mode=2))
                 connection.close()
                 """
-            _ = try RabbitMQFixture.runPython(script, arguments: [exchange])
+            _ = try await RabbitMQFixture.runPython(script, arguments: [exchange])
             await consumer.deliveries.wait(for: 3)
             #expect(consumer.bodies() == (0..<3).map { #"{"tenantId":"tnt_default","n":\#($0)}"# })
             #expect(consumer.deliveries.all.allSatisfy { $0.routingKey == "update.dialog.user.frank.message" })
@@ -64,7 +64,7 @@ struct PikaInteropTests {
                                               for k, v in properties.headers.items()}}))
                 connection.close()
                 """
-            let output = try RabbitMQFixture.runPython(script, arguments: [queue])
+            let output = try await RabbitMQFixture.runPython(script, arguments: [queue])
             let seen = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
             #expect(seen["key"] as? String == "update.user.user.gina.user")
             #expect(seen["body"] as? String == #"{"userId":"gina"}"#)

@@ -54,8 +54,7 @@ struct PipelineHarness {
             "CHATD_STATE_DIR": FileManager.default.temporaryDirectory.path,
         ], readFile: { _ in "[rabbitmq]\nqueue_template = \"\(template)\"\nqueue_expires = \"\(expires)\"\n" }).load()
         let logger = Logger(label: "pipeline-test", factory: { _ in SwiftLogNoOpLogHandler() })
-        pipeline = try UpdatePipeline(config: config, metrics: metrics, logger: logger)
-        pipeline.attach(delivery)
+        pipeline = UpdatePipeline(userQueues: try UserQueues(config: config, metrics: metrics, logger: logger), sockets: delivery)
         publisher = try AMQPPublisher(url: AMQPURL(config.rabbitMQURL), logger: logger)
     }
 
@@ -78,9 +77,9 @@ struct PipelineHarness {
 
     func connect(_ user: String) async throws {
         delivery.connected.withLock { _ = $0.insert(user) }
-        pipeline.userConnected(user)
+        pipeline.userQueues.userConnected(user)
         let deadline = Date().addingTimeInterval(30)
-        while !pipeline.isSubscribed(user) {
+        while !pipeline.userQueues.isSubscribed(user) {
             guard Date() < deadline else { throw CancellationError() }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -88,7 +87,7 @@ struct PipelineHarness {
 
     func disconnect(_ user: String) {
         delivery.connected.withLock { _ = $0.remove(user) }
-        pipeline.userDisconnected(user)
+        pipeline.userQueues.userDisconnected(user)
     }
 
     /// Runs the pipeline while `body` runs.

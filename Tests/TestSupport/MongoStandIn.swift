@@ -103,10 +103,7 @@ public final class MongoStandIn: Sendable {
 
     private static func stop(_ child: Child) async {
         child.process.send(SIGTERM)
-        let killer = Task {
-            try await Task.sleep(for: .seconds(10))
-            child.process.send(SIGKILL)
-        }
+        let killer = child.process.send(SIGKILL, after: 10)
         await child.process.wait()
         killer.cancel()
         try? child.stdin.close()

@@ -44,10 +44,7 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
                                  stdin: input.map { .descriptor($0.fileDescriptor) } ?? .null,
                                  stdout: .descriptor(out.fileDescriptor), stderr: .descriptor(err.fileDescriptor))
     try? out.close(); try? err.close(); try? input?.close()
-    let timeout = Task {
-        try await Task.sleep(for: .seconds(timeoutSeconds))
-        child.send(SIGKILL)
-    }
+    let timeout = child.send(SIGKILL, after: timeoutSeconds)
     let termination = await child.wait()
     timeout.cancel()
     return CommandResult(status: termination.status,
@@ -101,10 +98,7 @@ public final class ServiceProcess: Sendable {
     public func stop(signal: Int32 = SIGTERM, graceSeconds: Double = 10) async -> Int32 {
         if stopped.exchange(true, ordering: .sequentiallyConsistent) == false, child.isRunning {
             child.send(signal)
-            let killer = Task {
-                try await Task.sleep(for: .seconds(graceSeconds))
-                child.send(SIGKILL)
-            }
+            let killer = child.send(SIGKILL, after: graceSeconds)
             await child.wait()
             killer.cancel()
         }

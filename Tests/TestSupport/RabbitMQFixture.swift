@@ -95,7 +95,7 @@ public struct RabbitMQFixture: Sendable {
     }
 
     /// Runs `script` with the Python of the repository's `.venv` (where pika is installed).
-    public static func runPython(_ script: String, arguments: [String] = []) throws -> String {
+    public static func runPython(_ script: String, arguments: [String] = []) async throws -> String {
         guard let root = RepositoryRoot.find() else {
             throw RabbitMQFixtureError.unavailable("cannot find the repository root (Package.swift) above the tests")
         }
@@ -105,30 +105,12 @@ public struct RabbitMQFixture: Sendable {
                 no Python venv at .venv in the repository: python3 -m venv .venv && .venv/bin/pip install pika
                 """)
         }
-        let output = Pipe()
-        let errors = Pipe()
-        let process = try ChildProcess(executable: python.path, arguments: ["-c", script] + arguments,
-                                       environment: ProcessInfo.processInfo.environment, stdin: .null,
-                                       stdout: .descriptor(output.fileHandleForWriting.fileDescriptor),
-                                       stderr: .descriptor(errors.fileHandleForWriting.fileDescriptor))
-        try? output.fileHandleForWriting.close()
-        try? errors.fileHandleForWriting.close()
-        // stderr is read on its own thread: a child filling one pipe while we block on the other would hang.
-        let errorData = Mutex(Data())
-        let errorsRead = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let data = errors.fileHandleForReading.readDataToEndOfFile()
-            errorData.withLock { $0 = data }
-            errorsRead.signal()
+        // Awaited, never blocking a thread of the cooperative pool the other tests run on.
+        let result = try await runCommand(python.path, ["-c", script] + arguments)
+        guard result.status == 0 else {
+            throw RabbitMQFixtureError.commandFailed("python exited \(result.status): " + result.stderr)
         }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        errorsRead.wait()
-        let status = process.waitBlocking().status
-        guard status == 0 else {
-            throw RabbitMQFixtureError.commandFailed("python exited \(status): "
-                                                     + String(decoding: errorData.withLock { $0 }, as: UTF8.self))
-        }
-        return String(decoding: outputData, as: UTF8.self)
+        return result.stdout
     }
 
     // MARK: Management API

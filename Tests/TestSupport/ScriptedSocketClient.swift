@@ -80,10 +80,7 @@ public final class ScriptedSocketClient: @unchecked Sendable {
 
     public func stop() async {
         try? input.close()
-        let killer = Task { [process] in
-            try await Task.sleep(for: .seconds(3))
-            process.send(SIGKILL)
-        }
+        let killer = process.send(SIGKILL, after: 3)
         await process.wait()
         killer.cancel()
     }
