@@ -255,6 +255,8 @@ final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
     private let limitHit: @Sendable (String) -> Void
     private var requestsInProgress = 0
     private var lastActivity = ContinuousClock.now
+    /// A connection is counted once, however many closes it gets.
+    private var counted = false
 
     init(idleTimeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
         self.idleTimeout = idleTimeout
@@ -278,8 +280,8 @@ final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         // Hummingbird's timer fires once the idle time has passed since its own last activity, which
         // is within microseconds of this handler's; the margin keeps that from being missed.
-        if mode == .all, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
-            requestsInProgress = 1  // counted once
+        if mode == .all, !counted, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
+            counted = true
             limitHit("idle_timeout")
         }
         context.close(mode: mode, promise: promise)
