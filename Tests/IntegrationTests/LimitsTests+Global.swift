@@ -195,3 +195,43 @@ extension LimitsTests {
         #expect(await fixture.chatd.service.stop() == 0)
     }
 }
+
+extension LimitsTests {
+    @Test("a request body trickled a byte at a time past server.request_body_timeout gets 408 request_timeout and a close, though it never went idle; a complete body on a keep-alive connection is not cut later, and a bystander is served")
+    func requestBodyTimeout() async throws {
+        let fixture = try await Fixture.start(config: "[server]\nrequest_body_timeout = \"2s\"\n")
+        defer { fixture.directory.remove() }
+        // A well-behaved keep-alive client: a complete POST now, another request after the body deadline.
+        let steady = try RawTCPClient(port: fixture.port, source: "127.0.0.7")
+        defer { steady.close() }
+        steady.send("POST /api/auth/request-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        let answered = steady.readResponse(timeoutSeconds: 10)
+        #expect(answered?.hasPrefix("HTTP/1.1 400") == true, "\(answered ?? "closed")")
+
+        let trickle = try RawTCPClient(port: fixture.port, source: "127.0.0.8")
+        defer { trickle.close() }
+        let started = Date()
+        trickle.send("POST /api/auth/request-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        // One byte every 300 ms: far under any idle timeout, never a complete body.
+        let sender = Task {
+            for _ in 0..<60 {
+                try await Task.sleep(for: .milliseconds(300))
+                trickle.send(" ")
+            }
+        }
+        let answer = trickle.readUntilClosed(timeoutSeconds: 20)
+        sender.cancel()
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(answer.closed)
+        #expect(answer.text.hasPrefix("HTTP/1.1 408"), "\(answer.text)")
+        #expect(answer.text.contains(#""code":"request_timeout""#), "\(answer.text)")
+        #expect(elapsed >= 1.9 && elapsed < 15, "closed after \(elapsed) s")
+        #expect(try fixture.bystanderHealth().ok)
+
+        // The steady connection's body deadline was cancelled by its complete body: still served.
+        let again = Self.keepAliveRequest(steady, "/health")
+        #expect(again.ok, "\(again.answer)")
+        #expect(try Self.limitHits("request_body_timeout", port: fixture.port, source: "127.0.0.9") == 1)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}

@@ -175,7 +175,8 @@ enum ReloadDiff {
     /// Config key names by `ServerLimits` property (`ChatdConfig.limits` is reported key by key).
     static let limitKeyNames: [String: String] = [
         "shutdownTimeout": "server.shutdown_timeout", "idleTimeout": "server.idle_timeout",
-        "requestHeadTimeout": "server.request_head_timeout", "maxConnections": "server.max_connections",
+        "requestHeadTimeout": "server.request_head_timeout", "requestBodyTimeout": "server.request_body_timeout",
+        "maxConnections": "server.max_connections",
         "maxConnectionsPerAddress": "server.max_connections_per_address", "pingInterval": "socketio.ping_interval",
         "pingTimeout": "socketio.ping_timeout", "maxPayload": "socketio.max_payload",
         "connectTimeout": "socketio.connect_timeout", "maxSessions": "socketio.max_sessions",
