@@ -9,6 +9,8 @@ public struct ServerLimits: Sendable, Equatable {
     public var idleTimeout: Double = 60
     /// A new connection must send its first complete request head within this time.
     public var requestHeadTimeout: Double = 10
+    /// A request's body must be complete within this time of its head (a trickled body is not idle).
+    public var requestBodyTimeout: Double = 60
     public var maxConnections: Int = 10_000
     /// Connections from one client address (trusted proxies are exempt).
     public var maxConnectionsPerAddress: Int = 256
@@ -52,6 +54,7 @@ public struct ServerLimits: Sendable, Equatable {
         shutdownTimeout = try reader.duration("server.shutdown_timeout", positive: true)
         idleTimeout = try reader.duration("server.idle_timeout", positive: true)
         requestHeadTimeout = try reader.duration("server.request_head_timeout", positive: true)
+        requestBodyTimeout = try reader.duration("server.request_body_timeout", positive: true)
         maxConnections = try reader.int("server.max_connections", in: 1...1_000_000)
         maxConnectionsPerAddress = try reader.int("server.max_connections_per_address", in: 1...1_000_000)
         pingInterval = try reader.duration("socketio.ping_interval", positive: true)
@@ -80,6 +83,8 @@ public struct ServerLimits: Sendable, Equatable {
         ConfigKey("server.idle_timeout", default: "60s", "an HTTP keep-alive connection idle this long is closed"),
         ConfigKey("server.request_head_timeout", default: "10s",
                   "a new connection must send a complete request head within this time, else 408 and close"),
+        ConfigKey("server.request_body_timeout", default: "60s",
+                  "a request's body must be complete within this time of its head, else 408 and close (a body trickled byte by byte never looks idle)"),
         ConfigKey("server.max_connections", default: "10000", "open HTTP connections; past it new ones get 503 and close"),
         ConfigKey("server.max_connections_per_address", default: "256",
                   "open connections per client address (trusted proxies exempt); past it 503 and close"),

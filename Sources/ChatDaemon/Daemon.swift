@@ -200,7 +200,8 @@ public enum Daemon {
         let app = Application(
             router: router,
             server: RealTimeWebSocket.serverBuilder(hub: services.realTime, connections: connections,
-                                                    idleTimeout: .seconds(limits.idleTimeout)),
+                                                    idleTimeout: .seconds(limits.idleTimeout),
+                                                    requestBodyTimeout: .seconds(limits.requestBodyTimeout)),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
             onServerRunning: { channel in readiness.listening(.http, port: channel.localAddress?.port ?? config.port) },
             logger: logger)

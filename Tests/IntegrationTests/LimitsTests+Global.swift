@@ -14,6 +14,14 @@ extension LimitsTests {
         return (answer.hasPrefix("HTTP/1.1 200"), answer, Date().timeIntervalSince(started))
     }
 
+    /// Runs blocking socket calls on a thread of their own: on the cooperative pool (two threads on a
+    /// two-core machine) they would hold back every other task, the timing under test included.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
     /// `chatd_limit_hits_total{limit}` read over a fresh `Connection: close` request, so reading it
     /// leaves no keep-alive connection behind that could itself hit a limit later.
     static func limitHits(_ limit: String, port: Int, source: String) throws -> Int {
@@ -108,15 +116,16 @@ extension LimitsTests {
         // And a new client connects all the way (handshake, WebSocket, CONNECT).
         let newcomer = try fixture.sockets(count: 1)
         _ = try await newcomer.waitForLine("CONNECTED 1", timeoutSeconds: 60)
-        await newcomer.stop()
-        await connected.stop()
+        // sio_load does not act on SIGTERM while it waits for its event; nothing of it needs to outlive this.
+        await newcomer.stop(signal: SIGKILL)
+        await connected.stop(signal: SIGKILL)
         #expect(await fixture.chatd.service.stop() == 0)
     }
 
     @Test("a keep-alive connection idle for server.idle_timeout is closed and counted in idle_timeout; a connection that keeps sending requests and a long poll pending past the idle time are not cut")
     func idleTimeout() async throws {
-        // The poll waits for the first ping (6 s), twice the idle timeout.
-        let fixture = try await Fixture.start(config: "[server]\nidle_timeout = \"3s\"\n[socketio]\nping_interval = \"6s\"\n")
+        // The poll waits for the first ping (8 s), twice the idle timeout.
+        let fixture = try await Fixture.start(config: "[server]\nidle_timeout = \"4s\"\n[socketio]\nping_interval = \"8s\"\n")
         defer { fixture.directory.remove() }
         let idle = try RawTCPClient(port: fixture.port, source: "127.0.0.3")
         defer { idle.close() }
@@ -132,33 +141,35 @@ extension LimitsTests {
         let sid = try #require(try JSONValue.parse(String(body.dropFirst()))["sid"]?.stringValue, "\(body)")
         poller.send("GET /socket.io/?EIO=4&transport=polling&sid=\(sid) HTTP/1.1\r\nHost: x\r\n\r\n")
 
-        // A client that sends a request every second for 6 s: never idle for 3 s.
+        // A client that sends a request every second for 8 s: never idle for 4 s.
         let port = fixture.port
-        let active = Task { () -> [Bool] in
+        async let active = Self.onThread { () -> [Bool] in
             let client = try RawTCPClient(port: port, source: "127.0.0.5")
             defer { client.close() }
             var answers: [Bool] = []
-            for _ in 0..<6 {
+            for _ in 0..<8 {
                 answers.append(Self.keepAliveRequest(client, "/health").ok)
-                try await Task.sleep(for: .seconds(1))
+                Thread.sleep(forTimeInterval: 1)
             }
             answers.append(Self.keepAliveRequest(client, "/health").ok)
             return answers
         }
-
-        let closing = idle.readUntilClosed(timeoutSeconds: 20)
+        async let polled = Self.onThread { () -> String? in
+            defer { poller.close() }
+            return poller.readResponse(timeoutSeconds: 30)
+        }
+        let closing = try await Self.onThread { idle.readUntilClosed(timeoutSeconds: 30) }
         let idleFor = Date().timeIntervalSince(idleSince)
         #expect(closing.closed, "the idle connection was not closed")
         #expect(closing.text.isEmpty, "\(closing.text)")
         // Timers do not fire early; the upper bound is generous for a loaded machine.
-        #expect(idleFor >= 2.9 && idleFor < 15, "closed after \(idleFor) s")
+        #expect(idleFor >= 3.9 && idleFor < 20, "closed after \(idleFor) s")
 
-        let polled = poller.readResponse(timeoutSeconds: 20)
-        poller.close()
-        #expect(polled?.hasPrefix("HTTP/1.1 200") == true, "\(polled ?? "closed")")
-        #expect(polled?.hasSuffix("\r\n\r\n2") == true, "the poll should end with the first ping: \(polled ?? "closed")")
-        let answers = try await active.value
-        #expect(answers == Array(repeating: true, count: 7), "\(answers)")
+        let poll = try await polled
+        #expect(poll?.hasPrefix("HTTP/1.1 200") == true, "\(poll ?? "closed")")
+        #expect(poll?.hasSuffix("\r\n\r\n2") == true, "the poll should end with the first ping: \(poll ?? "closed")")
+        let answers = try await active
+        #expect(answers == Array(repeating: true, count: 9), "\(answers)")
         // Only the idle connection hit the limit (the others were closed by this test, not by chatd).
         #expect(try Self.limitHits("idle_timeout", port: fixture.port, source: "127.0.0.6") == 1)
         #expect(await fixture.chatd.service.stop() == 0)
@@ -191,6 +202,46 @@ extension LimitsTests {
         let line = "per-address limit reached; further refusals of this address are not logged for a while"
             + " client.address=2001:db8:1:2::/64 limit=sessions_per_address limit.max=3"
         #expect(fixture.chatd.service.log.components(separatedBy: line).count == 2, "\(fixture.chatd.service.log)")
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}
+
+extension LimitsTests {
+    @Test("a request body trickled a byte at a time past server.request_body_timeout gets 408 request_timeout and a close, though it never went idle; a complete body on a keep-alive connection is not cut later, and a bystander is served")
+    func requestBodyTimeout() async throws {
+        let fixture = try await Fixture.start(config: "[server]\nrequest_body_timeout = \"2s\"\n")
+        defer { fixture.directory.remove() }
+        // A well-behaved keep-alive client: a complete POST now, another request after the body deadline.
+        let steady = try RawTCPClient(port: fixture.port, source: "127.0.0.7")
+        defer { steady.close() }
+        steady.send("POST /api/auth/request-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        let answered = steady.readResponse(timeoutSeconds: 10)
+        #expect(answered?.hasPrefix("HTTP/1.1 400") == true, "\(answered ?? "closed")")
+
+        let trickle = try RawTCPClient(port: fixture.port, source: "127.0.0.8")
+        defer { trickle.close() }
+        let started = Date()
+        trickle.send("POST /api/auth/request-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        // One byte every 300 ms: far under any idle timeout, never a complete body.
+        let sender = Task {
+            for _ in 0..<60 {
+                try await Task.sleep(for: .milliseconds(300))
+                trickle.send(" ")
+            }
+        }
+        let answer = try await Self.onThread { trickle.readUntilClosed(timeoutSeconds: 20) }
+        sender.cancel()
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(answer.closed)
+        #expect(answer.text.hasPrefix("HTTP/1.1 408"), "\(answer.text)")
+        #expect(answer.text.contains(#""code":"request_timeout""#), "\(answer.text)")
+        #expect(elapsed >= 1.9 && elapsed < 15, "closed after \(elapsed) s")
+        #expect(try fixture.bystanderHealth().ok)
+
+        // The steady connection's body deadline was cancelled by its complete body: still served.
+        let again = Self.keepAliveRequest(steady, "/health")
+        #expect(again.ok, "\(again.answer)")
+        #expect(try Self.limitHits("request_body_timeout", port: fixture.port, source: "127.0.0.9") == 1)
         #expect(await fixture.chatd.service.stop() == 0)
     }
 }

@@ -255,6 +255,8 @@ final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
     private let limitHit: @Sendable (String) -> Void
     private var requestsInProgress = 0
     private var lastActivity = ContinuousClock.now
+    /// A connection is counted once, however many closes it gets.
+    private var counted = false
 
     init(idleTimeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
         self.idleTimeout = idleTimeout
@@ -278,11 +280,84 @@ final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         // Hummingbird's timer fires once the idle time has passed since its own last activity, which
         // is within microseconds of this handler's; the margin keeps that from being missed.
-        if mode == .all, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
-            requestsInProgress = 1  // counted once
+        if mode == .all, !counted, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
+            counted = true
             limitHit("idle_timeout")
         }
         context.close(mode: mode, promise: promise)
+    }
+}
+
+/// Gives every request's body `timeout` from its head to its end. Hummingbird's idle timeout is reset
+/// by every body part read, so a client trickling a byte now and then would hold a connection (and the
+/// route waiting for the body) for ever. Past the deadline: 408 `request_timeout`, then close
+/// (`request_body_timeout` in `chatd_limit_hits_total`).
+final class RequestBodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let timeout: Duration
+    private let limitHit: @Sendable (String) -> Void
+    private var timer: Scheduled<Void>?
+    private var responseStarted = false
+
+    init(timeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
+        self.timeout = timeout
+        self.limitHit = limitHit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            responseStarted = false
+            timer?.cancel()
+            let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
+            timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+                self.timer = nil
+                self.expire(context)
+            }
+        case .body:
+            break
+        case .end:
+            timer?.cancel()
+            timer = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .head = unwrapOutboundIn(data) { responseStarted = true }
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func expire(_ context: ChannelHandlerContext) {
+        limitHit("request_body_timeout")
+        // A route that answered before reading its whole body has its answer on the way: just close.
+        guard !responseStarted else {
+            context.close(promise: nil)
+            return
+        }
+        let error = APIError.requestTimeout
+        var head = HTTPResponse(status: .requestTimeout)
+        head.headerFields[.contentType] = "application/json; charset=utf-8"
+        head.headerFields[.contentLength] = "\(error.bodyText.utf8.count)"
+        head.headerFields[.connection] = "close"
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(string: error.bodyText))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
 }
 
