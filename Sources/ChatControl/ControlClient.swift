@@ -25,6 +25,10 @@ public struct ControlClient: Sendable {
         try await call(.kick, body: KickRequest(userId: userId))
     }
 
+    public func revoke(jti: String) async throws(ControlClientError) -> RevokeResult {
+        try await call(.revoke, body: RevokeRequest(jti: jti))
+    }
+
     public func drain() async throws(ControlClientError) -> DrainResult {
         try await call(.drain)
     }

@@ -4,6 +4,7 @@ public enum ControlEndpoint: String, CaseIterable, Sendable, Hashable {
     case status
     case connections
     case kick
+    case revoke
     case drain
     case reload
     case logLevel
@@ -14,7 +15,7 @@ public enum ControlEndpoint: String, CaseIterable, Sendable, Hashable {
     public var method: String {
         switch self {
         case .status, .connections: "GET"
-        case .kick, .drain, .reload, .shutdown: "POST"
+        case .kick, .revoke, .drain, .reload, .shutdown: "POST"
         case .logLevel: "PUT"
         }
     }
@@ -25,6 +26,7 @@ public enum ControlEndpoint: String, CaseIterable, Sendable, Hashable {
         case .status: "/v1/status"
         case .connections: "/v1/connections"
         case .kick: "/v1/kick"
+        case .revoke: "/v1/revoke"
         case .drain: "/v1/drain"
         case .reload: "/v1/reload"
         case .logLevel: "/v1/log-level"

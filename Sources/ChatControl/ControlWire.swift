@@ -80,6 +80,24 @@ public struct KickRequest: Codable, Sendable, Equatable {
     public init(userId: String) { self.userId = userId }
 }
 
+/// Close the sockets of one token (a revoked JWT), here and on the other instances.
+public struct RevokeRequest: Codable, Sendable, Equatable {
+    public var jti: String
+
+    public init(jti: String) { self.jti = jti }
+}
+
+public struct RevokeResult: Codable, Sendable, Equatable {
+    public var jti: String
+    /// Sockets of that token closed here (0 when it had none on this instance).
+    public var sockets: Int
+
+    public init(jti: String, sockets: Int) {
+        self.jti = jti
+        self.sockets = sockets
+    }
+}
+
 public struct KickResult: Codable, Sendable, Equatable {
     public var userId: String
     /// Sockets that were disconnected (0 when the user was not connected here).

@@ -77,6 +77,35 @@ struct SessionFollowsTokenTests {
         }
     }
 
+    @Test("chatctl token revoke with a reachable chatd closes the token's sockets on both instances at once; the user's other token stays")
+    func revocationThroughControlSocket() async throws {
+        try await CrossInstanceRealTimeTests.withCluster(extraConfig: Self.sameCodeCooldown,
+                                                         extraEnvironment: ["CHATD_SESSION_RECHECK": "60s"]) { cluster in
+            let phone = "79003330007"
+            let revokedLogin = try await CrossInstanceRealTimeTests.login(cluster.east.baseURL, directory: cluster.directory,
+                                                                          phone: phone, name: "Ivan")
+            let kept = try await CrossInstanceRealTimeTests.login(cluster.west.baseURL, directory: cluster.directory,
+                                                                  phone: phone, name: "Ivan")
+            let onEast = try await Self.connect(cluster.east.baseURL, revokedLogin.token)
+            let onWest = try await Self.connect(cluster.west.baseURL, revokedLogin.token)
+            let other = try await Self.connect(cluster.west.baseURL, kept.token)
+            defer { Task { await onEast.stop(); await onWest.stop(); await other.stop() } }
+
+            let start = Date()
+            let revoked = try await runCommand(ChatBinaries.path("chatctl"), ["token", "revoke", revokedLogin.token],
+                                               environment: cluster.environment.merging(
+                                                   ["CHATD_CONTROL_SOCKET": cluster.directory.path("east.sock")]) { $1 })
+            #expect(revoked.status == 0, "\(revoked.stderr)")
+            #expect(revoked.stderr.contains("chatd closed 1 socket of the token"), "\(revoked.stderr)")
+            // The recheck is a minute away: only the control request and the relay explain these closes.
+            #expect(try await Self.secondsUntilClosed(onEast, since: start, timeout: Self.slack) < Self.slack)
+            #expect(try await Self.secondsUntilClosed(onWest, since: start, timeout: Self.slack) < Self.slack)
+            #expect(!other.received.contains { $0["disconnected"] == true })
+            #expect(try await HTTPTestClient.json("GET", "\(cluster.west.baseURL)/api/auth/me", nil, token: kept.token).status == 200)
+            #expect(try await HTTPTestClient.json("GET", "\(cluster.east.baseURL)/api/auth/me", nil, token: revokedLogin.token).status == 401)
+        }
+    }
+
     @Test("a disable while chatd was unreachable still closes the user's sockets on both instances within auth.session_recheck")
     func disableWithoutKick() async throws {
         try await CrossInstanceRealTimeTests.withCluster { cluster in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChatAuth
 import ChatConfig
+import ChatControl
 import ChatCore
 import Foundation
 
@@ -103,11 +104,33 @@ struct TokenRevoke: CTLCommand {
             throw CTLError.badInput("not a token chatd issued: \(TokenVerdict.describe(error))")
         }
         try await tokens.revoke(claims)
+        // The store now refuses the token; chatd is asked to close its open sockets at once (without
+        // that, every chatd closes them at its next session recheck).
+        let closed = await closeSockets(of: claims.jti.value, context)
         if global.json {
             context.print(Output.json(["revoked": claims.jti.value]))
         } else {
             context.print("revoked \(claims.jti.value) (user \(claims.userId))")
         }
+        if let closed { context.log("chatd closed \(closed) socket\(closed == 1 ? "" : "s") of the token") }
+    }
+
+    /// How many sockets chatd closed, or nil (with a line on stderr) when it could not be asked: the
+    /// revocation stands either way.
+    private func closeSockets(of jti: String, _ context: CTLContext) async -> Int? {
+        let client: ControlClient
+        do { client = ControlClient(socketPath: try global.controlSocketPath(context), timeoutSeconds: 10) } catch {
+            context.log("chatctl: warning: cannot find chatd's control socket (\(CTLError(error).message)); any chatd closes the token's sockets at its next session recheck")
+            return nil
+        }
+        do {
+            return try await client.revoke(jti: jti).sockets
+        } catch .notRunning {
+            context.log("chatd is not running (nothing listens on \(client.socketPath)); any chatd elsewhere closes the token's sockets at its next session recheck")
+        } catch {
+            context.log("chatctl: warning: chatd did not close the token's sockets: \(CTLError(error).message); they close at its next session recheck")
+        }
+        return nil
     }
 }
 

@@ -23,6 +23,7 @@ public enum ControlPolicy {
         case .status: .read
         case .connections: .read
         case .kick: .write
+        case .revoke: .write
         case .drain: .write
         case .reload: .write
         case .logLevel: .write

@@ -116,6 +116,10 @@ enum ControlRoutes {
                 throw ControlFailure.badRequest("userId must look like usr_xxxxxxxx")
             }
             return ControlResponse.json(KickResult(userId: userId.rawValue, sockets: await controller.kick(user: userId)))
+        case .revoke:
+            let body = try await decode(RevokeRequest.self, request, context)
+            guard (1...128).contains(body.jti.utf8.count) else { throw ControlFailure.badRequest("jti must be 1 to 128 bytes") }
+            return ControlResponse.json(RevokeResult(jti: body.jti, sockets: await controller.revoke(tokenID: body.jti)))
         case .drain:
             return ControlResponse.json(DrainResult(draining: true, closed: await controller.drain()))
         case .reload:

@@ -8,6 +8,8 @@ public protocol DaemonControlling: Sendable {
     func connections() async -> [ConnectionInfo]
     /// Disconnects every socket of the user; returns how many there were.
     func kick(user: UserID) async -> Int
+    /// Closes the sockets of one token (revoked in the store already); returns how many there were here.
+    func revoke(tokenID: String) async -> Int
     /// Refuses new sockets and closes existing ones so clients reconnect elsewhere; returns how many were closed.
     func drain() async -> Int
     /// Re-reads the configuration (like SIGHUP) and applies what can change while running.

@@ -99,6 +99,15 @@ public final class LiveDaemonControl: DaemonControlling {
         return count
     }
 
+    public func revoke(tokenID: String) async -> Int {
+        services.tokens.forget(tokenID: tokenID)
+        let closed = await services.realTime.closeSessions(tokenID: tokenID)
+        // The token's other sockets may be on other instances: they close theirs when this reaches them.
+        services.relay.relayRevoke(tokenID: tokenID)
+        services.logger.notice("token's sockets closed", metadata: ["socket.count": "\(closed)"])
+        return closed
+    }
+
     public func drain() async -> Int {
         let count = await services.realTime.connectionCount()
         await services.realTime.closeAllSessions()
