@@ -25,10 +25,6 @@ public struct ControlClient: Sendable {
         try await call(.kick, body: KickRequest(userId: userId))
     }
 
-    public func revoke(jti: String) async throws(ControlClientError) -> RevokeResult {
-        try await call(.revoke, body: RevokeRequest(jti: jti))
-    }
-
     public func drain() async throws(ControlClientError) -> DrainResult {
         try await call(.drain)
     }
@@ -49,11 +45,13 @@ public struct ControlClient: Sendable {
 
     struct NoBody: Encodable {}
 
-    func call<Answer: Decodable>(_ endpoint: ControlEndpoint) async throws(ControlClientError) -> Answer {
+    /// Any endpoint, with its answer type: what the named methods above use, and what a new endpoint
+    /// needs no method of its own for.
+    public func call<Answer: Decodable>(_ endpoint: ControlEndpoint) async throws(ControlClientError) -> Answer {
         try await call(endpoint, body: Optional<NoBody>.none)
     }
 
-    func call<Answer: Decodable, Body: Encodable>(_ endpoint: ControlEndpoint, body: Body?) async throws(ControlClientError) -> Answer {
+    public func call<Answer: Decodable, Body: Encodable>(_ endpoint: ControlEndpoint, body: Body?) async throws(ControlClientError) -> Answer {
         var data: [UInt8] = []
         if let body {
             guard let encoded = try? ControlJSON.encoder().encode(body) else {

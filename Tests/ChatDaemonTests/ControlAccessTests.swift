@@ -31,7 +31,7 @@ struct ControlAccessTests {
     func table() {
         for endpoint in ControlEndpoint.allCases {
             let expected: ControlRole = endpoint.method == "GET" ? .read : .write
-            #expect(ControlPolicy.requiredRole(endpoint) == expected, "\(endpoint)")
+            #expect(endpoint.role == expected, "\(endpoint)")
         }
     }
 

@@ -124,7 +124,8 @@ struct TokenRevoke: CTLCommand {
             return nil
         }
         do {
-            return try await client.revoke(jti: jti).sockets
+            let answer: RevokeResult = try await client.call(.revoke, body: RevokeRequest(jti: jti))
+            return answer.sockets
         } catch .notRunning {
             context.log("chatd is not running (nothing listens on \(client.socketPath)); any chatd elsewhere closes the token's sockets at its next session recheck")
         } catch {

@@ -4,34 +4,6 @@ import Foundation
 import Glibc
 #endif
 
-/// What a caller may do on the control socket.
-public enum ControlRole: Int, Sendable, Comparable {
-    /// Look: status, connections.
-    case read
-    /// Change things: kick, drain, reload, log level, shutdown.
-    case write
-
-    public static func < (lhs: ControlRole, rhs: ControlRole) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
-/// The one table saying which role each endpoint needs. Handlers never check permissions themselves:
-/// `ControlGuardMiddleware` applies this before any handler runs. A new endpoint does not compile
-/// until it has a line here.
-public enum ControlPolicy {
-    public static func requiredRole(_ endpoint: ControlEndpoint) -> ControlRole {
-        switch endpoint {
-        case .status: .read
-        case .connections: .read
-        case .kick: .write
-        case .revoke: .write
-        case .drain: .write
-        case .reload: .write
-        case .logLevel: .write
-        case .shutdown: .write
-        }
-    }
-}
-
 /// The connecting process's identity, from SO_PEERCRED (the kernel's, so it cannot be forged).
 public struct PeerCredentials: Sendable, Equatable {
     public var pid: Int32

@@ -43,7 +43,7 @@ enum ControlResponse {
 }
 
 /// Runs before every handler: refuses browser-borne requests, reads the peer's credentials and
-/// applies `ControlPolicy`'s role table. Also turns every error into the wire's error body.
+/// applies each endpoint's role (`ControlEndpoint.role`). Also turns every error into the wire's error body.
 struct ControlGuardMiddleware: RouterMiddleware {
     let access: ControlAccess
     let logger: Logger
@@ -69,7 +69,7 @@ struct ControlGuardMiddleware: RouterMiddleware {
             "peer.uid": "\(peer.map { String($0.uid) } ?? "-")", "peer.pid": "\(peer.map { String($0.pid) } ?? "-")",
         ]
         // Who changed what (kick, drain, reload, log level, shutdown) belongs in the log; reads stay at debug.
-        if let endpoint = ControlEndpoint.matching(method: method, path: path), ControlPolicy.requiredRole(endpoint) == .write {
+        if let endpoint = ControlEndpoint.matching(method: method, path: path), endpoint.role == .write {
             logger.info("control action", metadata: metadata.merging(["control.action": "\(endpoint)"]) { $1 })
         } else if response.status == .forbidden {
             logger.notice("control request refused", metadata: metadata)
@@ -86,13 +86,13 @@ struct ControlGuardMiddleware: RouterMiddleware {
         guard let endpoint = ControlEndpoint.matching(method: request.method.rawValue, path: request.uri.path) else {
             throw .notFound("no such endpoint: \(request.method.rawValue) \(request.uri.path)")
         }
-        guard role >= ControlPolicy.requiredRole(endpoint) else { throw .forbidden(operatorGroup: access.operatorGroup) }
+        guard role >= endpoint.role else { throw .forbidden(operatorGroup: access.operatorGroup) }
     }
 }
 
-/// One route per `ControlEndpoint`; each handler only translates between the wire and `DaemonControlling`.
+/// One route per `ControlEndpoint`; each handler only translates between the wire and `LiveDaemonControl`.
 enum ControlRoutes {
-    static func buildRouter(controller: any DaemonControlling, access: ControlAccess, logger: Logger) -> Router<ControlRequestContext> {
+    static func buildRouter(controller: LiveDaemonControl, access: ControlAccess, logger: Logger) -> Router<ControlRequestContext> {
         let router = Router(context: ControlRequestContext.self)
         router.add(middleware: ControlGuardMiddleware(access: access, logger: logger))
         for endpoint in ControlEndpoint.allCases {
@@ -104,7 +104,7 @@ enum ControlRoutes {
     }
 
     static func handle(_ endpoint: ControlEndpoint, request: Request, context: ControlRequestContext,
-                       controller: any DaemonControlling) async throws -> Response {
+                       controller: LiveDaemonControl) async throws -> Response {
         switch endpoint {
         case .status:
             return ControlResponse.json(await controller.status())

@@ -15,14 +15,14 @@ import Glibc
 /// socket file when it stops.
 public struct ControlServer: Service {
     let socket: ControlSocketFile
-    let controller: any DaemonControlling
+    let controller: LiveDaemonControl
     let access: ControlAccess
     let logger: Logger
     /// Called once the socket accepts connections with its final mode and group.
     let onListening: @Sendable () -> Void
 
     /// Prepares the socket path (throws when another chatd listens there or the path is not a socket).
-    public init(path: String, operatorGroup: String, controller: any DaemonControlling, logger: Logger,
+    public init(path: String, operatorGroup: String, controller: LiveDaemonControl, logger: Logger,
                 onListening: @escaping @Sendable () -> Void = {}) throws(ControlSocketError) {
         socket = try ControlSocketFile.prepare(path: path, operatorGroup: operatorGroup)
         self.controller = controller

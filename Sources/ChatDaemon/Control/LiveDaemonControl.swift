@@ -18,8 +18,9 @@ public struct DaemonControlOptions: Sendable {
     }
 }
 
-/// `DaemonControlling` over the running daemon's services.
-public final class LiveDaemonControl: DaemonControlling {
+/// What the control socket can ask of the running daemon, over its services: each control endpoint's
+/// handler (`ControlRoutes.handle`) calls one method here.
+public final class LiveDaemonControl: Sendable {
     let services: DaemonServices
     let options: DaemonControlOptions
     let startedAt: Date
