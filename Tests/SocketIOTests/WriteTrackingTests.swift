@@ -68,6 +68,24 @@ struct WriteTrackingTests {
         #expect(outcomes.all == [false])
     }
 
+    @Test("on a WebSocket an emit counts as written only once the client answers the ping that follows it; a close before that reports it unwritten")
+    func webSocketConfirmedByPong() async throws {
+        let server = Fixtures.server(clock: clock)
+        let webSocket = RecordingWebSocket()
+        let connection = try await server.attachWebSocket(sid: nil, headers: [:], writer: webSocket)
+        await server.receive("40{\"token\":\"alice\"}", on: connection)
+        _ = webSocket.take()
+        let outcomes = Outcomes()
+        #expect(await server.emit([("a", [])], to: .user(Fixtures.alice.id), whenWritten: outcomes.record) == 1)
+        #expect(webSocket.take() == ["42[\"a\"]", "2"])
+        #expect(outcomes.all.isEmpty, "written to the socket, but not known to have arrived")
+        await server.receive("3", on: connection)
+        #expect(outcomes.all == [true])
+        _ = await server.emit([("b", [])], to: .user(Fixtures.alice.id), whenWritten: outcomes.record)
+        await server.webSocketClosed(connection)
+        #expect(outcomes.all == [true, false])
+    }
+
     @Test("a polling outbox past maxBufferedBytes ends the session with outboxOverflow and fails what it held")
     func pollingOverflow() async throws {
         let reasons = Mutex<[EngineIOCloseReason]>([])
