@@ -165,8 +165,8 @@ public final class UpdatePipeline: Service, Sendable {
                 case .delivery(let message):
                     metrics.updatesReceived.increment()
                     await handle(message, started: ContinuousClock.now, state: &state)
-                case .settled(let message, let key, let started, let written):
-                    await settle(message, key: key, started: started, written: written, state: &state)
+                case .settled(let message, let key, let started, let written, let had):
+                    await settle(message, key: key, started: started, written: written, had: had, state: &state)
                 case .socketsBack(let userId):
                     for held in state.held.removeValue(forKey: userId) ?? [] {
                         await handle(held.message, started: held.started, state: &state)
@@ -187,8 +187,9 @@ public final class UpdatePipeline: Service, Sendable {
     /// What the delivery loop reacts to, in order.
     enum Event: Sendable {
         case delivery(AMQPDelivery)
-        /// Every socket the update went to wrote it (`written`), or one's session ended first.
-        case settled(AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool)
+        /// Every socket the update went to has it (`written`), or one's session ended first; `had`: the
+        /// sockets that have it, so a redelivery skips them.
+        case settled(AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool, had: Set<String>)
         /// A user's first socket connected: updates held for want of a socket go to it.
         case socketsBack(String)
         /// A user's subscription was cancelled: updates held for them go back to their queue.
@@ -210,7 +211,8 @@ public final class UpdatePipeline: Service, Sendable {
         var held: [String: [HeldUpdate]] = [:]
     }
 
-    private func handle(_ message: AMQPDelivery, started: ContinuousClock.Instant, state: inout LoopState) async {
+    private func handle(_ message: AMQPDelivery, started: ContinuousClock.Instant, had: Set<String> = [],
+                        state: inout LoopState) async {
         guard let subscriber = subscriptions.user(of: message.consumerTag) else {
             // A delivery for a subscription cancelled meanwhile: hand it back to the queue.
             consumer.reject(message.deliveryTag, requeue: true)
@@ -248,10 +250,14 @@ public final class UpdatePipeline: Service, Sendable {
         }
         let target = delivery.withLock { $0 }
         let input = deliveriesInput
-        let sockets = await target?.deliver(UpdateEvents.emissions(for: update), toUser: subscriber) { written in
-            input.yield(.settled(message, key: key, started: started, written: written))
-        } ?? 0
-        if sockets == 0 {
+        let reach = await target?.deliver(UpdateEvents.emissions(for: update), toUser: subscriber, skipping: had) {
+            wrote, allWrote in
+            input.yield(.settled(message, key: key, started: started, written: allWrote, had: had.union(wrote)))
+        } ?? (reached: 0, alreadyHad: 0)
+        if reach.reached == 0, reach.alreadyHad > 0 {
+            // A redelivery whose user's sockets all have it already.
+            delivered(message, key: key, started: started, state: &state)
+        } else if reach.reached == 0 {
             hold(message, started: started, for: subscriber, state: &state)
         } else if let key {
             state.inFlight[key, default: 0] += 1
@@ -259,21 +265,27 @@ public final class UpdatePipeline: Service, Sendable {
     }
 
     private func settle(_ message: AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool,
-                        state: inout LoopState) async {
+                        had: Set<String>, state: inout LoopState) async {
         if let key, let count = state.inFlight[key] {
             state.inFlight[key] = count > 1 ? count - 1 : nil
         }
         if written {
-            consumer.ack(message.deliveryTag)
-            if let key { state.duplicates.record(key, at: Date().timeIntervalSince1970) }
-            metrics.updatesDelivered.increment()
-            metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
+            delivered(message, key: key, started: started, state: &state)
         } else {
-            // A socket's session ended before writing it: hand it to the sockets left (a repeat for
-            // those that wrote it), else hold it for the next socket or the queue.
+            // A socket's session ended before its client had it: hand it to the user's sockets that do
+            // not have it (a new one, e.g. the same client reconnected), else hold it for the next
+            // socket or the queue.
             metrics.updatesUnwritten.increment()
-            await handle(message, started: started, state: &state)
+            await handle(message, started: started, had: had, state: &state)
         }
+    }
+
+    private func delivered(_ message: AMQPDelivery, key: String?, started: ContinuousClock.Instant,
+                           state: inout LoopState) {
+        consumer.ack(message.deliveryTag)
+        if let key { state.duplicates.record(key, at: Date().timeIntervalSince1970) }
+        metrics.updatesDelivered.increment()
+        metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
     }
 
     /// No socket took the update. While the user is subscribed it waits here, unacked, for their next
