@@ -148,9 +148,11 @@ struct RawReport {
 struct DeliveryOnWriteTests {
     @Test("a polling client whose network stops: a new socket 3 s later gets all 20 updates sent meanwhile")
     func deadPollingLink() async throws {
-        // Short heartbeats so the dead session is noticed in seconds, as engine.io notices it.
+        // Short heartbeats so the dead session is noticed in seconds, as engine.io notices it. The pong
+        // timeout stays well above the CONNECT's subscribe wait (2 s), which holds the transport's
+        // requests: with 1 s a loaded machine ended sessions while they connected.
         let fast = SocketIOServer.Configuration(
-            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(1)),
+            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(5)),
             sweepInterval: .milliseconds(100))
         let h = try await DeliveryHarness(server: fast)
         defer { Task { await h.cleanUp() } }

@@ -146,12 +146,16 @@ class Receiver:
         self.duplicates = 0
 
         self.counts = {}
+        # flap: which connection each id came on, to show where repeats came from.
+        self.connection = 0
+        self.arrivals = {}
 
     def add(self, packet):
         mid = message_id(packet)
         if mid is None:
             return False
         self.counts[mid] = self.counts.get(mid, 0) + 1
+        self.arrivals.setdefault(mid, []).append(self.connection)
         if mid in self.seen:
             self.duplicates += 1
         else:
@@ -252,6 +256,7 @@ def flap(args):
         if args.recover:
             auth = {"pid": pid, "offset": last_offset[0]} if pid and last_offset[0] else {"recovery": True}
         ws, connected = ws_connect(args.host, args.port, args.token, auth)
+        receiver.connection = cycle
         if args.recover:
             if cycle > 0:
                 say("RESUMED", "true" if connected.get("pid") == pid else "false")
@@ -294,6 +299,9 @@ def flap(args):
         time.sleep(0.5)
     read_events(ws, receiver, args.expect, args.idle, args.linger, on_event=note)
     receiver.report()
+    repeated = [mid for mid in receiver.ids if receiver.counts[mid] > 1]
+    say("REPEATED", len(repeated), " ".join("%s@%s" % (mid, ",".join(map(str, receiver.arrivals[mid])))
+                                            for mid in repeated[:30]))
     say("MOST", max(receiver.counts.values() or [0]))
 
 
