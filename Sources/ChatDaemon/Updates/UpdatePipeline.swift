@@ -132,8 +132,12 @@ public final class UpdatePipeline: Service, Sendable {
             subscriptions.setTag(nil, for: userId)
             // x-expires = 0 is the seed's behaviour: the queue goes with the last socket.
             try? await consumer.cancel(tag, deleteQueue: config.queueExpiresSeconds == 0)
-            // Held updates go back to the queue now that nothing here consumes it.
-            deliveriesInput.yield(.unsubscribed(userId))
+            // Held updates go back to the queue now that nothing here consumes it, before a new
+            // subscription starts (the next link of this user's chain), so they keep their place
+            // ahead of what came after them.
+            await withCheckedContinuation { (requeued: CheckedContinuation<Void, Never>) in
+                if case .terminated = deliveriesInput.yield(.unsubscribed(userId, requeued)) { requeued.resume() }
+            }
             logger.debug("unsubscribed", metadata: ["user.id": "\(userId)"])
         }
     }
@@ -171,10 +175,11 @@ public final class UpdatePipeline: Service, Sendable {
                     for held in state.held.removeValue(forKey: userId) ?? [] {
                         await handle(held.message, started: held.started, state: &state)
                     }
-                case .unsubscribed(let userId):
+                case .unsubscribed(let userId, let requeued):
                     for held in state.held.removeValue(forKey: userId) ?? [] {
                         consumer.reject(held.message.deliveryTag, requeue: true)
                     }
+                    requeued.resume()
                 }
             }
         } onGracefulShutdown: { [consumer, deliveriesInput] in
@@ -192,8 +197,9 @@ public final class UpdatePipeline: Service, Sendable {
         case settled(AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool, had: Set<String>)
         /// A user's first socket connected: updates held for want of a socket go to it.
         case socketsBack(String)
-        /// A user's subscription was cancelled: updates held for them go back to their queue.
-        case unsubscribed(String)
+        /// A user's subscription was cancelled: updates held for them go back to their queue; resumed
+        /// once their rejects are issued.
+        case unsubscribed(String, CheckedContinuation<Void, Never>)
     }
 
     struct HeldUpdate {
@@ -288,11 +294,13 @@ public final class UpdatePipeline: Service, Sendable {
         metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
     }
 
-    /// No socket took the update. While the user is subscribed it waits here, unacked, for their next
-    /// socket; otherwise it goes back to the queue (the consumer is cancelled, so it stays there).
+    /// No socket took the update. While the consumer that delivered it is subscribed it waits here,
+    /// unacked, for the user's next socket or the cancel (which requeues it); a requeue now, while that
+    /// consumer still runs, would only bring it back here, and later than newer ones. Otherwise it
+    /// goes back to the queue (the consumer is cancelled, so it stays there).
     private func hold(_ message: AMQPDelivery, started: ContinuousClock.Instant, for userId: String,
                       state: inout LoopState) {
-        if subscriptions.isWanted(userId), subscriptions.tag(of: userId) == message.consumerTag {
+        if subscriptions.tag(of: userId) == message.consumerTag {
             state.held[userId, default: []].append(HeldUpdate(message: message, started: started))
         } else {
             consumer.reject(message.deliveryTag, requeue: true)
