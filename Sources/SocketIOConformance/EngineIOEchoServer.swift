@@ -165,6 +165,8 @@ public actor EngineIOEchoServer: EngineIOEndpoint {
             case .closeWebSocket:
                 sessions[sid]?.webSocket?.close()
                 sessions[sid]?.webSocket = nil
+            case .received:
+                break // the echo server tracks nothing
             case .deliver(let data):
                 // The echo: the same message back, bytes as bytes.
                 let packet = switch data {

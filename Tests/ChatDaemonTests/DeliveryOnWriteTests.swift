@@ -148,9 +148,11 @@ struct RawReport {
 struct DeliveryOnWriteTests {
     @Test("a polling client whose network stops: a new socket 3 s later gets all 20 updates sent meanwhile")
     func deadPollingLink() async throws {
-        // Short heartbeats so the dead session is noticed in seconds, as engine.io notices it.
+        // Short heartbeats so the dead session is noticed in seconds, as engine.io notices it. The pong
+        // timeout stays well above the CONNECT's subscribe wait (2 s), which holds the transport's
+        // requests: with 1 s a loaded machine ended sessions while they connected.
         let fast = SocketIOServer.Configuration(
-            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(1)),
+            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(5)),
             sweepInterval: .milliseconds(100))
         let h = try await DeliveryHarness(server: fast)
         defer { Task { await h.cleanUp() } }
@@ -173,13 +175,16 @@ struct DeliveryOnWriteTests {
         }
     }
 
-    @Test("a WebSocket reader that stops reading while 1,500 updates arrive is cut at the outbox limit; every update was written or is still in its queue, and all arrive on reconnect")
+    @Test("a WebSocket reader that stops reading while 1,500 updates arrive holds at most prefetch of them and none is acked; once it is cut all 1,500 wait in its queue, and all arrive on reconnect, repeated once at most per cut")
     func slowWebSocketReader() async throws {
-        // The issue's scenario sends 6,000; 1,500 updates of ~1.2 KB overflow a 64 KiB outbox just the same.
+        // The issue's scenario sends 6,000; 1,500 show the same. An update is acked only once the reader
+        // answered a ping sent after it, so a reader that stops holds prefetch (48) updates and acks none;
+        // its session ends at the ping timeout (short here), or earlier at the outbox limit.
         let total = 1500
-        // Prefetch 48: enough unacked updates (two frames of ~1.1 KB each) to overflow the outbox of a reader
-        // that stops, small enough that the backlog's bursts rarely cut a reader that reads.
-        let h = try await DeliveryHarness(outboxLimit: 64 << 10, prefetch: 48)
+        let fast = SocketIOServer.Configuration(
+            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(5)),
+            sweepInterval: .milliseconds(100))
+        let h = try await DeliveryHarness(server: fast, outboxLimit: 64 << 10, prefetch: 48)
         defer { Task { await h.cleanUp() } }
         let (bob, token) = try await h.realTime.user("Bob", phone: "79000000102")
         let resume = h.directory.path("resume")
@@ -189,24 +194,23 @@ struct DeliveryOnWriteTests {
             defer { Task { await slow.stop(signal: SIGKILL) } }
             _ = try await slow.waitForLine("STALLED")
             try await h.publish(bob.userId, 0..<total, padding: 1000)
-            try await waitUntil(seconds: 60) {
-                h.realTime.services.metrics.render()
-                    .contains(#"chatd_socket_sessions_closed_total{reason="outbox_overflow"} 1"#)
-            }
+            try await waitUntil(seconds: 60) { await h.hub.server.sockets(of: bob.userId).isEmpty }
             let queued = try await h.settledQueue(of: bob.userId)
+            #expect(queued.ready == total, """
+                a reader that confirmed nothing had updates acked: \(queued)
+                \(h.realTime.services.metrics.render().split(separator: "\n").filter { $0.hasPrefix("chatd_updates") || $0.hasPrefix("chatd_socket") }.joined(separator: "\n"))
+                \(slow.log.suffix(400))
+                """)
             FileManager.default.createFile(atPath: resume, contents: nil)
             _ = try await slow.waitForLine("IDS", timeoutSeconds: 60)
             let before = RawReport(slow.log)
-            // Acked means written: what the cut client read plus what waits in the queue is everything.
-            #expect(before.received + queued.ready == total,
-                    "read \(before.received), queued \(queued.ready)")
-            #expect(before.received < total, "the reader was never cut")
+            // What the kernel had taken may still be read after the cut; it is queued again all the same.
+            #expect(before.received <= 48, "read \(before.received), more than prefetch")
             #expect(before.duplicates == 0)
 
-            // Reconnect until the queue is drained. On a loaded machine the backlog's bursts can overflow the
-            // small outbox again and cut the reader; that may cost another round, never an update.
+            // Reconnect until the queue is drained. On a loaded machine a backlog burst can overflow the
+            // small outbox and cut a reader that reads; that may cost another round, never an update.
             var seen = before.ids
-            var doubled = 0
             var waiting = queued.ready
             for round in 0..<6 where waiting > 0 {
                 let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(waiting)",
@@ -214,15 +218,24 @@ struct DeliveryOnWriteTests {
                 // A reader cut again during its handshake exits without a report: that round read nothing.
                 _ = try? await again.waitForLine("IDS", timeoutSeconds: 90)
                 let after = RawReport(again.log)
-                doubled += after.ids.filter(seen.contains).count
                 seen += after.ids
                 await again.stop()
                 waiting = try await h.settledQueue(of: bob.userId).ready
             }
             #expect(waiting == 0, "\(waiting) still queued after six reconnects")
             #expect(Set(seen) == DeliveryHarness.messageIds(0..<total), "updates lost")
-            #expect(doubled == 0, "updates doubled")
+            // A cut hands out again what the reader had not confirmed: one repeat at most per cut (the
+            // stalled reader's, and any overflow of a later round).
+            let cuts = 1 + Self.overflowCuts(h.realTime.services.metrics.render())
+            let counts = Dictionary(seen.map { ($0, 1) }, uniquingKeysWith: +)
+            #expect(counts.values.allSatisfy { $0 <= 1 + cuts }, "an update came more often than once plus once per cut (\(cuts))")
         }
+    }
+
+    /// `chatd_socket_sessions_closed_total{reason="outbox_overflow"}` in a metrics page.
+    static func overflowCuts(_ page: String) -> Int {
+        let name = #"chatd_socket_sessions_closed_total{reason="outbox_overflow"} "#
+        return page.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Int($0.dropFirst(name.count)) } ?? 0
     }
 
     @Test("a polling tab that closes its held GET: the watcher in the dialog room gets user:offline within 1 s")
@@ -252,7 +265,7 @@ struct DeliveryOnWriteTests {
         }
     }
 
-    @Test("connection-state recovery: after an RST a client resuming with {pid, offset} is told it recovered, keeps its socket id and room, and gets the packets it missed exactly once")
+    @Test("connection-state recovery: after an RST a client resuming with {pid, offset} is told it recovered, keeps its socket id and room, and gets the packets it missed exactly once, in order")
     func recoveryAfterAbruptDrop() async throws {
         let membership = MembershipDouble()
         let h = try await DeliveryHarness(membership: membership)
@@ -285,7 +298,8 @@ struct DeliveryOnWriteTests {
             let log = client.log
             #expect(log.contains("RECOVERED true SID \(socket.rawValue)"), "\(log)")
             let report = RawReport(String(log[log.range(of: "RECOVERED")!.lowerBound...]))
-            #expect(Set(report.ids) == DeliveryHarness.messageIds(5..<10), "\(log)")
+            // In the order they were published (the replay buffer keeps the send order).
+            #expect(report.ids == (5..<10).map { "msg_\(String(format: "%020d", $0))" }, "\(log)")
             #expect(report.duplicates == 0, "\(log)")
         }
     }

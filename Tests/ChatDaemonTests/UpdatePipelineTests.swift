@@ -14,14 +14,15 @@ final class RecordingDelivery: UpdateDelivering {
     let events = Mutex<[(user: String, event: String, payload: JSONValue)]>([])
     let connected = Mutex<Set<String>>([])
 
-    func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String,
-                 whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int {
-        guard connected.withLock({ $0.contains(userId) }) else { return 0 }
+    func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String, skipping: Set<String>,
+                 whenWritten: @escaping @Sendable (_ wrote: Set<String>, _ allWrote: Bool) -> Void)
+        async -> (reached: Int, alreadyHad: Int) {
+        guard connected.withLock({ $0.contains(userId) }) else { return (0, 0) }
         events.withLock { events in
             for emission in emissions { events.append((userId, emission.event, emission.payload)) }
         }
-        whenWritten(true)
-        return 1
+        whenWritten(["sock_\(userId)"], true)
+        return (1, 0)
     }
 
     func count(_ event: String, for user: String) -> Int {

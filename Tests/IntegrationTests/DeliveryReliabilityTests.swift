@@ -192,9 +192,13 @@ enum DeliveryFixture {
 
     static func routingKey(_ userId: String) -> String { "update.dialog.user.\(userId).message" }
 
+    static func messageId(_ userId: String, _ sequence: Int) -> String {
+        "msg_\(userId.dropFirst(4))\(String(format: "%06d", sequence))"
+    }
+
     /// A current-generation `message.create` update whose message id is unique per user and sequence.
     static func update(for userId: String, sequence: Int) -> [UInt8] {
-        let messageId = "msg_\(userId.dropFirst(4))\(String(format: "%06d", sequence))"
+        let messageId = messageId(userId, sequence)
         let body: JSONValue = [
             "tenantId": "tnt_default", "userId": .string(userId), "entityId": .string(messageId),
             "eventId": .string("evt_\(userId)_\(sequence)"), "sourceEventType": "message.create",

@@ -208,4 +208,38 @@ struct EngineIOSessionTests {
         #expect(session.webSocketText("2", now: start) == [.writeWebSocket("3")])
         #expect(session.webSocketClosed() == [.closed(.transportClosed)])
     }
+
+    @Test("on a WebSocket a tracked packet is received once the client answers a ping sent after it; packets written while that ping is out wait for the next")
+    func webSocketReceipts() {
+        var session = EngineIOSession(sid: "w", transport: .websocket, configuration: configuration, now: start)
+        #expect(session.send("42a", tracking: 1) == [.writeWebSocket("42a", carrying: 1), .writeWebSocket("2")])
+        #expect(session.send("42b", tracking: 2) == [.writeWebSocket("42b", carrying: 2)])
+        #expect(session.send("42c", tracking: 3) == [.writeWebSocket("42c", carrying: 3)])
+        #expect(session.webSocketText("3", now: start) == [.received([1]), .writeWebSocket("2")])
+        #expect(session.webSocketText("3", now: start) == [.received([2, 3])])
+        // Nothing is out: a pong now confirms nothing and moves nothing.
+        #expect(session.webSocketText("3", now: start) == [])
+        #expect(session.nextDeadline == start + .seconds(25))
+    }
+
+    @Test("a receipt's pong does not answer the heartbeat ping sent after it")
+    func receiptAndHeartbeat() {
+        var session = EngineIOSession(sid: "w", transport: .websocket, configuration: configuration, now: start)
+        _ = session.send("42a", tracking: 1)
+        #expect(session.tick(now: start + .seconds(25)) == [.writeWebSocket("2")])
+        #expect(session.webSocketText("3", now: start + .seconds(26)) == [.received([1])])
+        #expect(session.nextDeadline == start + .seconds(45), "the heartbeat's pong is still due")
+        #expect(session.webSocketText("3", now: start + .seconds(27)) == [])
+        #expect(session.nextDeadline == start + .seconds(52))
+    }
+
+    @Test("tracked packets a polling session queues before the upgrade are confirmed by a ping on the WebSocket")
+    func receiptsAfterUpgrade() {
+        var session = pollingSession()
+        _ = session.send("42a", tracking: 7)
+        _ = session.attachWebSocket(now: start)
+        _ = session.webSocketText("2probe", now: start)
+        #expect(session.webSocketText("5", now: start) == [.writeWebSocket("42a", carrying: 7), .writeWebSocket("2")])
+        #expect(session.webSocketText("3", now: start) == [.received([7])])
+    }
 }

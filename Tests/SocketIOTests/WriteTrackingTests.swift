@@ -68,6 +68,52 @@ struct WriteTrackingTests {
         #expect(outcomes.all == [false])
     }
 
+    @Test("on a WebSocket an emit counts as written only once the client answers the ping that follows it; a close before that reports it unwritten")
+    func webSocketConfirmedByPong() async throws {
+        let server = Fixtures.server(clock: clock)
+        let webSocket = RecordingWebSocket()
+        let connection = try await server.attachWebSocket(sid: nil, headers: [:], writer: webSocket)
+        await server.receive("40{\"token\":\"alice\"}", on: connection)
+        _ = webSocket.take()
+        let outcomes = Outcomes()
+        #expect(await server.emit([("a", [])], to: .user(Fixtures.alice.id), whenWritten: outcomes.record) == 1)
+        #expect(webSocket.take() == ["42[\"a\"]", "2"])
+        #expect(outcomes.all.isEmpty, "written to the socket, but not known to have arrived")
+        await server.receive("3", on: connection)
+        #expect(outcomes.all == [true])
+        _ = await server.emit([("b", [])], to: .user(Fixtures.alice.id), whenWritten: outcomes.record)
+        await server.webSocketClosed(connection)
+        #expect(outcomes.all == [true, false])
+    }
+
+    @Test("a redelivery skips the sockets that have the update, reports who has it, and reaches nobody when all have it")
+    func redeliverySkipsHolders() async throws {
+        let server = Fixtures.server(clock: clock)
+        let (pollingSid, _) = try await server.connectTestSocket(token: "alice")
+        let webSocket = RecordingWebSocket()
+        let connection = try await server.attachWebSocket(sid: nil, headers: [:], writer: webSocket)
+        await server.receive("40{\"token\":\"alice\"}", on: connection)
+        _ = webSocket.take()
+        var polling: SocketID?
+        var other: SocketID?
+        for socket in await server.sockets(of: Fixtures.alice.id) {
+            if await server.registry.sockets[socket]?.sessionID == pollingSid { polling = socket } else { other = socket }
+        }
+        let pollingSocket = try #require(polling), webSocketSocket = try #require(other)
+        let outcome = Mutex<EmitOutcome?>(nil)
+        let reach = await server.emit([("x", [])], to: .user(Fixtures.alice.id), skipping: [pollingSocket]) { done in
+            outcome.withLock { $0 = done }
+        }
+        #expect(reach == (1, 1))
+        #expect(webSocket.take() == ["42[\"x\"]", "2"])
+        await server.receive("3", on: connection)
+        #expect(outcome.withLock { $0 } == EmitOutcome(wrote: [webSocketSocket], allWrote: true))
+        let none = await server.emit([("y", [])], to: .user(Fixtures.alice.id),
+                                     skipping: [pollingSocket, webSocketSocket]) { _ in Issue.record("nobody was reached") }
+        #expect(none == (0, 2))
+        #expect(webSocket.take().isEmpty)
+    }
+
     @Test("a polling outbox past maxBufferedBytes ends the session with outboxOverflow and fails what it held")
     func pollingOverflow() async throws {
         let reasons = Mutex<[EngineIOCloseReason]>([])

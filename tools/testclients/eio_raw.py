@@ -16,6 +16,15 @@ Modes:
               wait for --drop-file, drop the TCP connection abruptly (RST), wait for --resume-file, reconnect with
               {pid, offset} in the CONNECT auth and report whether the server recovered the session and
               which events came
+  flap        WebSocket: read `message:new` events and drop the connection after every --every new
+              ids, once per entry of --closes (clean: a WebSocket closing handshake, reading what
+              comes until the server's close; rst: stop reading --unread s, as a dying network does
+              while the server keeps writing, then reset with SO_LINGER 0), reconnecting 0.5 s later
+              (socket.io-client's shortest reconnect delay); with --recover, ask for connection-state
+              recovery and resume each time with {pid, offset}. Then reads until --expect distinct ids
+              (and --linger s more, for late repeats) or --idle s of quiet. Prints CYCLE <n> <mode>,
+              RESUMED <true|false> per reconnect with --recover, then RECEIVED, DUPLICATES, MOST
+              <highest count of one id>, IDS.
 Prints: CONNECTED, STALLED, RECEIVED <n distinct>, DUPLICATES <n>, IDS <comma-separated>, and for recover
 RECOVERED <true|false>; FAIL <why> on errors.
 """
@@ -42,6 +51,10 @@ def fail(why):
     sys.exit(1)
 
 
+class DeadSession(Exception):
+    """The server no longer knows the session (it closed it, e.g. at a ping timeout)."""
+
+
 class Polling:
     def __init__(self, host, port):
         self.host, self.port = host, port
@@ -57,6 +70,8 @@ class Polling:
         response = conn.getresponse()
         body = response.read().decode()
         conn.close()
+        if response.status == 400 and "Session ID unknown" in body:
+            raise DeadSession()
         if response.status != 200:
             fail("GET %d %s" % (response.status, body))
         return body.split(SEP)
@@ -68,6 +83,8 @@ class Polling:
         response = conn.getresponse()
         body = response.read().decode()
         conn.close()
+        if response.status == 400 and "Session ID unknown" in body:
+            raise DeadSession()
         if response.status != 200 or body != "ok":
             fail("POST %d %s" % (response.status, body))
 
@@ -82,13 +99,17 @@ class Polling:
     def wait_for(self, predicate, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
+            found = None
+            # Every ping of the answer gets its pong, also one after the packet looked for.
             for packet in self.get():
                 if packet == "2":
                     self.post(["3"])
-                elif predicate(packet):
-                    return packet
                 elif packet.startswith("44"):
                     fail("CONNECT_ERROR " + packet)
+                elif found is None and predicate(packet):
+                    found = packet
+            if found is not None:
+                return found
         fail("timed out waiting")
 
     def held_get(self):
@@ -124,10 +145,17 @@ class Receiver:
         self.seen = set()
         self.duplicates = 0
 
+        self.counts = {}
+        # flap: which connection each id came on, to show where repeats came from.
+        self.connection = 0
+        self.arrivals = {}
+
     def add(self, packet):
         mid = message_id(packet)
         if mid is None:
             return False
+        self.counts[mid] = self.counts.get(mid, 0) + 1
+        self.arrivals.setdefault(mid, []).append(self.connection)
         if mid in self.seen:
             self.duplicates += 1
         else:
@@ -182,14 +210,99 @@ def read_events(ws, receiver, expect, idle, linger, on_event=None):
             return
         if packet == "":
             return
-        last = time.time()
         if packet == "2":
             ws.send("3")
             continue
+        # Quiet means no events: pings come all the time and say nothing about the stream.
+        last = time.time()
         if receiver.add(packet) and on_event:
             on_event(packet)
         if expect and not done_at and len(receiver.seen) >= expect:
             done_at = time.time() + linger
+
+
+def read_until_closed(ws, receiver, on_event, timeout=30):
+    """After our close frame: reads what the server wrote before it saw the close, until its close."""
+    ws.settimeout(1)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            opcode, frame = ws.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            continue
+        except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+            return
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            packet = frame.decode()
+            if receiver.add(packet):
+                on_event(packet)
+    fail("the server never closed after our close frame")
+
+
+def flap(args):
+    """Reconnects once per entry of --closes while the test publishes; see the module docstring."""
+    receiver = Receiver()
+    last_offset = [None]
+    pid = None
+
+    def note(packet):
+        last_offset[0] = event_offset(packet) or last_offset[0]
+
+    closes = [mode for mode in args.closes.split(",") if mode]
+    for cycle in range(len(closes) + 1):
+        auth = None
+        if args.recover:
+            auth = {"pid": pid, "offset": last_offset[0]} if pid and last_offset[0] else {"recovery": True}
+        ws, connected = ws_connect(args.host, args.port, args.token, auth)
+        receiver.connection = cycle
+        if args.recover:
+            if cycle > 0:
+                say("RESUMED", "true" if connected.get("pid") == pid else "false")
+            pid = connected.get("pid")
+            if not pid:
+                fail("the CONNECT answer has no pid: %r" % connected)
+        if cycle == 0:
+            say("CONNECTED")
+        if cycle == len(closes):
+            break
+        # Drop after --every ids this connection brought for the first time.
+        target = len(receiver.seen) + args.every
+        ws.settimeout(0.2)
+        quiet_since = time.time()
+        while len(receiver.seen) < target:
+            try:
+                packet = ws.recv()
+            except websocket.WebSocketTimeoutException:
+                if time.time() - quiet_since > args.idle:
+                    fail("cycle %d: no events for %s s (%d ids so far)" % (cycle, args.idle, len(receiver.seen)))
+                continue
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError) as error:
+                fail("cycle %d: connection lost: %r" % (cycle, error))
+            if packet == "2":
+                ws.send("3")
+            elif receiver.add(packet):
+                quiet_since = time.time()
+                note(packet)
+        mode = closes[cycle]
+        if mode == "clean":
+            ws.send_close()
+            read_until_closed(ws, receiver, note)
+            ws.shutdown()
+        elif mode == "rst":
+            time.sleep(args.unread)
+            drop_abruptly(ws)
+        else:
+            fail("unknown close mode " + mode)
+        say("CYCLE", cycle + 1, mode, len(receiver.seen))
+        time.sleep(0.5)
+    read_events(ws, receiver, args.expect, args.idle, args.linger, on_event=note)
+    receiver.report()
+    repeated = [mid for mid in receiver.ids if receiver.counts[mid] > 1]
+    say("REPEATED", len(repeated), " ".join("%s@%s" % (mid, ",".join(map(str, receiver.arrivals[mid])))
+                                            for mid in repeated[:30]))
+    say("MOST", max(receiver.counts.values() or [0]))
 
 
 def wait_resume(path, timeout=300):
@@ -213,7 +326,7 @@ def drop_abruptly(ws):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["stall-poll", "close-poll", "ws", "recover"])
+    parser.add_argument("mode", choices=["stall-poll", "close-poll", "ws", "recover", "flap"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", required=True)
@@ -224,14 +337,31 @@ def main():
     parser.add_argument("--expect", type=int, default=0)
     parser.add_argument("--idle", type=float, default=5)
     parser.add_argument("--linger", type=float, default=1)
+    parser.add_argument("--closes", default="clean,rst,clean,rst,clean,rst", help="flap: how each drop closes")
+    parser.add_argument("--every", type=int, default=50, help="flap: new ids per connection before its drop")
+    parser.add_argument("--unread", type=float, default=0.2, help="flap: seconds unread before a reset")
+    parser.add_argument("--recover", action="store_true", help="flap: use connection-state recovery")
     args = parser.parse_args()
 
+    if args.mode == "flap":
+        flap(args)
+        return
+
     if args.mode in ("stall-poll", "close-poll"):
-        polling = Polling(args.host, args.port)
-        polling.open(args.token)
-        if args.dialog:
-            polling.post(['421' + json.dumps(["dialog:join", {"dialogId": args.dialog}])])
-            polling.wait_for(lambda p: p.startswith("431"))
+        # A session the server dropped while this client set it up (on a loaded machine a pong can
+        # come after a short test heartbeat's timeout) is dead: open a new one, as a real client would.
+        for attempt in range(5):
+            try:
+                polling = Polling(args.host, args.port)
+                polling.open(args.token)
+                if args.dialog:
+                    polling.post(['421' + json.dumps(["dialog:join", {"dialogId": args.dialog}])])
+                    polling.wait_for(lambda p: p.startswith("431"))
+                break
+            except DeadSession:
+                say("REOPEN", attempt + 1)
+        else:
+            fail("every session died while connecting")
         say("CONNECTED")
         held = polling.held_get()
         if args.mode == "stall-poll":

@@ -186,9 +186,10 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     }
 
     /// `UpdateDelivering`, for the update pipeline: acked once every socket wrote the frames.
-    public func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String,
-                        whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int {
-        guard let id = UserID(rawValue: userId) else { return 0 }
+    public func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String, skipping: Set<String>,
+                        whenWritten: @escaping @Sendable (_ wrote: Set<String>, _ allWrote: Bool) -> Void)
+        async -> (reached: Int, alreadyHad: Int) {
+        guard let id = UserID(rawValue: userId) else { return (0, 0) }
         var emissions = emissions
         // Only `typing:update` lacks a name; every other update goes out as it came, with no copy.
         if let names, emissions.contains(where: { $0.event == "typing:update" }) {
@@ -200,7 +201,10 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         }
         // `chat3:update` comes first and once per update, with the normalized fields.
         for emission in emissions where emission.event == "chat3:update" { await applyMemberRemoval(emission.payload) }
-        return await server.emit(emissions.map { ($0.event, [$0.payload]) }, to: .user(id), whenWritten: whenWritten)
+        let skipped = Set(skipping.map(SocketID.init(rawValue:)))
+        return await server.emit(emissions.map { ($0.event, [$0.payload]) }, to: .user(id), skipping: skipped) { outcome in
+            whenWritten(Set(outcome.wrote.map(\.rawValue)), outcome.allWrote)
+        }
     }
 
     /// A `dialog.member.remove` takes the removed user's sockets here out of the dialog's room: they get

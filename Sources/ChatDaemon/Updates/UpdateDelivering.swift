@@ -2,9 +2,11 @@ import ChatCore
 
 /// Where updates go: the sockets of one user on this instance. The real-time hub implements it.
 public protocol UpdateDelivering: Sendable {
-    /// Emits `emissions`, in order, to every live socket of `userId`; returns how many sockets got them.
-    /// `whenWritten` is called once, only if that is more than zero: true when every one of those
-    /// sockets wrote the frames to its transport, false as soon as one's session ended before.
-    func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String,
-                 whenWritten: @escaping @Sendable (Bool) -> Void) async -> Int
+    /// Emits `emissions`, in order, to every live socket of `userId` except those in `skipping` (socket
+    /// ids that have them already); returns how many sockets got them and how many were skipped.
+    /// `whenWritten` is called once, only if `reached` is more than zero, with the sockets that have
+    /// them and whether every socket reached does (false when one's session ended first).
+    func deliver(_ emissions: [UpdateEvents.Emission], toUser userId: String, skipping: Set<String>,
+                 whenWritten: @escaping @Sendable (_ wrote: Set<String>, _ allWrote: Bool) -> Void)
+        async -> (reached: Int, alreadyHad: Int)
 }

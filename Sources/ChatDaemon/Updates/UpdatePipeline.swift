@@ -75,16 +75,17 @@ public final class UpdatePipeline: Service, Sendable {
                 case .delivery(let message):
                     metrics.updatesReceived.increment()
                     await handle(message, started: ContinuousClock.now, state: &state)
-                case .settled(let message, let key, let started, let written):
-                    await settle(message, key: key, started: started, written: written, state: &state)
+                case .settled(let message, let key, let started, let written, let had):
+                    await settle(message, key: key, started: started, written: written, had: had, state: &state)
                 case .socketsBack(let userId):
                     for held in state.held.removeValue(forKey: userId) ?? [] {
                         await handle(held.message, started: held.started, state: &state)
                     }
-                case .unsubscribed(let userId):
+                case .unsubscribed(let userId, let requeued):
                     for held in state.held.removeValue(forKey: userId) ?? [] {
                         consumer.reject(held.message.deliveryTag, requeue: true)
                     }
+                    requeued.resume()
                 }
             }
         } onGracefulShutdown: { [consumer, deliveriesInput] in
@@ -97,12 +98,14 @@ public final class UpdatePipeline: Service, Sendable {
     /// What the delivery loop reacts to, in order.
     enum Event: Sendable {
         case delivery(AMQPDelivery)
-        /// Every socket the update went to wrote it (`written`), or one's session ended first.
-        case settled(AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool)
+        /// Every socket the update went to has it (`written`), or one's session ended first; `had`: the
+        /// sockets that have it, so a redelivery skips them.
+        case settled(AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool, had: Set<String>)
         /// A user's first socket connected: updates held for want of a socket go to it.
         case socketsBack(String)
-        /// A user's subscription was cancelled: updates held for them go back to their queue.
-        case unsubscribed(String)
+        /// A user's subscription was cancelled: updates held for them go back to their queue; resumed
+        /// once their rejects are issued.
+        case unsubscribed(String, CheckedContinuation<Void, Never>)
     }
 
     struct HeldUpdate {
@@ -120,7 +123,8 @@ public final class UpdatePipeline: Service, Sendable {
         var held: [String: [HeldUpdate]] = [:]
     }
 
-    private func handle(_ message: AMQPDelivery, started: ContinuousClock.Instant, state: inout LoopState) async {
+    private func handle(_ message: AMQPDelivery, started: ContinuousClock.Instant, had: Set<String> = [],
+                        state: inout LoopState) async {
         guard let subscriber = subscriptions.user(of: message.consumerTag) else {
             // A delivery for a subscription cancelled meanwhile: hand it back to the queue.
             consumer.reject(message.deliveryTag, requeue: true)
@@ -157,10 +161,14 @@ public final class UpdatePipeline: Service, Sendable {
             return
         }
         let input = deliveriesInput
-        let written = await sockets.deliver(UpdateEvents.emissions(for: update), toUser: subscriber) { written in
-            input.yield(.settled(message, key: key, started: started, written: written))
+        let reach = await sockets.deliver(UpdateEvents.emissions(for: update), toUser: subscriber, skipping: had) {
+            wrote, allWrote in
+            input.yield(.settled(message, key: key, started: started, written: allWrote, had: had.union(wrote)))
         }
-        if written == 0 {
+        if reach.reached == 0, reach.alreadyHad > 0 {
+            // A redelivery whose user's sockets all have it already.
+            delivered(message, key: key, started: started, state: &state)
+        } else if reach.reached == 0 {
             hold(message, started: started, for: subscriber, state: &state)
         } else if let key {
             state.inFlight[key, default: 0] += 1
@@ -168,28 +176,36 @@ public final class UpdatePipeline: Service, Sendable {
     }
 
     private func settle(_ message: AMQPDelivery, key: String?, started: ContinuousClock.Instant, written: Bool,
-                        state: inout LoopState) async {
+                        had: Set<String>, state: inout LoopState) async {
         if let key, let count = state.inFlight[key] {
             state.inFlight[key] = count > 1 ? count - 1 : nil
         }
         if written {
-            consumer.ack(message.deliveryTag)
-            if let key { state.duplicates.record(key, at: Date().timeIntervalSince1970) }
-            metrics.updatesDelivered.increment()
-            metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
+            delivered(message, key: key, started: started, state: &state)
         } else {
-            // A socket's session ended before writing it: hand it to the sockets left (a repeat for
-            // those that wrote it), else hold it for the next socket or the queue.
+            // A socket's session ended before its client had it: hand it to the user's sockets that do
+            // not have it (a new one, e.g. the same client reconnected), else hold it for the next
+            // socket or the queue.
             metrics.updatesUnwritten.increment()
-            await handle(message, started: started, state: &state)
+            await handle(message, started: started, had: had, state: &state)
         }
     }
 
-    /// No socket took the update. While the user is subscribed it waits here, unacked, for their next
-    /// socket; otherwise it goes back to the queue (the consumer is cancelled, so it stays there).
+    private func delivered(_ message: AMQPDelivery, key: String?, started: ContinuousClock.Instant,
+                           state: inout LoopState) {
+        consumer.ack(message.deliveryTag)
+        if let key { state.duplicates.record(key, at: Date().timeIntervalSince1970) }
+        metrics.updatesDelivered.increment()
+        metrics.updateDeliverySeconds.record(ContinuousClock.now - started)
+    }
+
+    /// No socket took the update. While the consumer that delivered it is subscribed it waits here,
+    /// unacked, for the user's next socket or the cancel (which requeues it); a requeue now, while that
+    /// consumer still runs, would only bring it back here, and later than newer ones. Otherwise it
+    /// goes back to the queue (the consumer is cancelled, so it stays there).
     private func hold(_ message: AMQPDelivery, started: ContinuousClock.Instant, for userId: String,
                       state: inout LoopState) {
-        if subscriptions.isWanted(userId), subscriptions.tag(of: userId) == message.consumerTag {
+        if subscriptions.tag(of: userId) == message.consumerTag {
             state.held[userId, default: []].append(HeldUpdate(message: message, started: started))
         } else {
             consumer.reject(message.deliveryTag, requeue: true)

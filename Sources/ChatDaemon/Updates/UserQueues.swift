@@ -114,8 +114,12 @@ public final class UserQueues: Sendable {
             book.setTag(nil, for: userId)
             // x-expires = 0 is the seed's behaviour: the queue goes with the last socket.
             try? await consumer.cancel(tag, deleteQueue: config.queueExpiresSeconds == 0)
-            // Held updates go back to the queue now that nothing here consumes it.
-            eventsInput.yield(.unsubscribed(userId))
+            // Held updates go back to the queue now that nothing here consumes it, before a new
+            // subscription starts (the next link of this user's chain), so they keep their place
+            // ahead of what came after them.
+            await withCheckedContinuation { (requeued: CheckedContinuation<Void, Never>) in
+                if case .terminated = eventsInput.yield(.unsubscribed(userId, requeued)) { requeued.resume() }
+            }
             logger.debug("unsubscribed", metadata: ["user.id": "\(userId)"])
         }
     }

@@ -5,6 +5,8 @@ public enum EngineIOEffect: Sendable, Hashable {
     case respondToPoll(String, carrying: [UInt64] = [])
     /// Send one text frame on the session's WebSocket; `carrying` is its tracking number, 0 if none.
     case writeWebSocket(String, carrying: UInt64 = 0)
+    /// The client answered a ping sent after these tracked WebSocket packets: it has them.
+    case received([UInt64])
     /// Close the session's WebSocket.
     case closeWebSocket
     /// Hand a `message` packet's data to the layer above (Socket.IO).

@@ -29,6 +29,12 @@ public struct EngineIOSession: Sendable {
     private var outboxBytes = 0
     private var pingDue: Instant?
     private var pongDeadline: Instant?
+    /// Tracked packets written on the WebSocket since the last ping went out.
+    private var unconfirmed: [UInt64] = []
+    /// Pings sent and not yet answered, oldest first, each with the tracked packets written before it.
+    /// A client answers pings in order and only after handling every packet before them, so a pong is
+    /// the receipt for the packets written before its ping (see `received`).
+    private var pingsAwaitingPong: [(confirms: [UInt64], heartbeat: Bool)] = []
     private var upgradeDeadline: Instant?
     private var closeDeadline: Instant?
 
@@ -217,8 +223,8 @@ public struct EngineIOSession: Sendable {
             var effects: [EngineIOEffect] = []
             if isPollPending { effects += answerPoll(EngineIOPacket(.noop).encoded) }
             for entry in outbox { effects.append(.writeWebSocket(entry.packet, carrying: entry.tag)) }
-            _ = drainOutbox()
-            return effects
+            let (_, tags) = drainOutbox()
+            return effects + askForReceipt(tags)
         default:
             return abandonUpgrade()
         }
@@ -245,11 +251,17 @@ public struct EngineIOSession: Sendable {
             return send(EngineIOPacket(.pong, data).encoded)
         case .pong:
             // Only the answer to a ping counts: unsolicited pongs neither keep a session alive nor
-            // move its heartbeat.
-            guard pongDeadline != nil else { return [] }
-            pongDeadline = nil
-            if pingDue == nil { pingDue = now + configuration.pingInterval }
-            return []
+            // move its heartbeat, nor confirm anything.
+            guard !pingsAwaitingPong.isEmpty else { return [] }
+            let answered = pingsAwaitingPong.removeFirst()
+            if answered.heartbeat {
+                pongDeadline = nil
+                if pingDue == nil { pingDue = now + configuration.pingInterval }
+            }
+            var effects: [EngineIOEffect] = answered.confirms.isEmpty ? [] : [.received(answered.confirms)]
+            // Packets written while that ping was out get a ping of their own now.
+            if pingsAwaitingPong.isEmpty, !unconfirmed.isEmpty { effects += sendPing(heartbeat: false) }
+            return effects
         case .close:
             // The pending GET is released with `6` (noop), as the reference server and the official
             // engine.io-protocol suite ("forcefully close the session") answer it.
@@ -273,7 +285,7 @@ public struct EngineIOSession: Sendable {
     public mutating func send(_ encodedPacket: String, tracking tag: UInt64 = 0) -> [EngineIOEffect] {
         switch state {
         case .webSocket:
-            return [.writeWebSocket(encodedPacket, carrying: tag)]
+            return [.writeWebSocket(encodedPacket, carrying: tag)] + askForReceipt(tag == 0 ? [] : [tag])
         case .polling, .upgrading:
             outbox.append((encodedPacket, tag))
             outboxBytes += encodedPacket.utf8.count
@@ -327,8 +339,29 @@ public struct EngineIOSession: Sendable {
             // coarse sweep does not stretch the timeout; a sweep later than a whole timeout gives a full one.
             let scheduled = pingDue + configuration.pingTimeout
             pongDeadline = scheduled > now ? scheduled : now + configuration.pingTimeout
-            effects += send(EngineIOPacket(.ping).encoded)
+            effects += sendPing(heartbeat: true)
         }
+        return effects
+    }
+
+    // MARK: Receipts
+
+    /// A WebSocket has no receipts, and a frame the kernel took can still die with the connection.
+    /// So tracked packets written on it count as received only once the client answers a ping sent
+    /// after them: at most one such ping is out at a time, and packets written meanwhile wait for the
+    /// next one, sent when its pong comes.
+    private mutating func askForReceipt(_ tags: [UInt64]) -> [EngineIOEffect] {
+        guard !tags.isEmpty else { return [] }
+        unconfirmed += tags
+        return pingsAwaitingPong.isEmpty ? sendPing(heartbeat: false) : []
+    }
+
+    /// Sends a ping, noting which tracked WebSocket packets its pong will confirm.
+    private mutating func sendPing(heartbeat: Bool) -> [EngineIOEffect] {
+        let effects = send(EngineIOPacket(.ping).encoded)
+        guard acceptsPackets else { return effects }
+        pingsAwaitingPong.append((state == .webSocket ? unconfirmed : [], heartbeat))
+        if state == .webSocket { unconfirmed = [] }
         return effects
     }
 
@@ -366,6 +399,8 @@ public struct EngineIOSession: Sendable {
         state = .closed(reason)
         outbox = []
         outboxBytes = 0
+        unconfirmed = []
+        pingsAwaitingPong = []
         pingDue = nil
         pongDeadline = nil
         upgradeDeadline = nil

@@ -12,18 +12,29 @@ extension SocketIOServer {
     }
 
     /// Emits events, in order, to a socket, a user's sockets or a room, and reports once whether every
-    /// socket reached got them: `whenWritten(true)` when each wrote them to its transport (a WebSocket
-    /// writer took the frames; a polling client asked again after the answer carrying them),
-    /// `whenWritten(false)` as soon as one socket's session ended first. Returns how many sockets it
-    /// reached; with none, `whenWritten` is never called.
+    /// socket reached got them: `whenWritten(true)` when each has them (a polling client asked again after
+    /// the answer carrying them; a WebSocket client answered a ping sent after them, or, with recovery,
+    /// the writer took them), `whenWritten(false)` when one socket's session ended first. Returns how
+    /// many sockets it reached; with none, `whenWritten` is never called.
     public func emit(
         _ events: [(event: String, arguments: [JSONValue])], to target: SocketIOTarget,
         whenWritten: @escaping FrameWritten
     ) -> Int {
-        let sockets = registry.resolve(target)
-        guard !sockets.isEmpty, !events.isEmpty else { return 0 }
+        emit(events, to: target, skipping: []) { outcome in whenWritten(outcome.allWrote) }.reached
+    }
+
+    /// `emit(_:to:whenWritten:)` that leaves out the sockets in `skipping` (they have the events
+    /// already) and reports which sockets got them. `alreadyHad` counts the target's sockets skipped.
+    public func emit(
+        _ events: [(event: String, arguments: [JSONValue])], to target: SocketIOTarget, skipping: Set<SocketID>,
+        whenDone: @escaping @Sendable (EmitOutcome) -> Void
+    ) -> (reached: Int, alreadyHad: Int) {
+        let all = registry.resolve(target)
+        let sockets = skipping.isEmpty ? all : all.filter { !skipping.contains($0) }
+        let alreadyHad = all.count - sockets.count
+        guard !sockets.isEmpty, !events.isEmpty else { return (0, alreadyHad) }
         let frames = events.map { SocketIOFrame.event($0.event, $0.arguments) }
-        let receipt = WriteReceipt(sockets: sockets.count, whenWritten)
+        let receipt = WriteReceipt(sockets: sockets.count, whenDone)
         for socket in sockets {
             // Frames of a session leave in order, so the last one's outcome stands for all.
             var offsets: [UInt64] = []
@@ -33,16 +44,16 @@ extension SocketIOServer {
                 if index < events.count - 1 {
                     sendFrame(frame, to: socket)
                 } else if offsets.isEmpty {
-                    sendFrame(frame, to: socket, whenWritten: { receipt.settle($0) })
+                    sendFrame(frame, to: socket, whenWritten: { receipt.settle(socket, $0) })
                 } else {
                     sendFrame(frame, to: socket, whenWritten: { [offsets] written in
                         if !written { Task { await self.forgetReplayed(offsets, of: socket) } }
-                        receipt.settle(written)
+                        receipt.settle(socket, written)
                     })
                 }
             }
         }
-        return sockets.count
+        return (sockets.count, alreadyHad)
     }
 
     /// Emits an event to one socket and waits for the client's acknowledgement.
@@ -104,22 +115,28 @@ extension SocketIOServer {
     }
 }
 
-/// Collects the write outcomes of one emit's sockets and reports once: written when all were.
-final class WriteReceipt: Sendable {
-    private let state: Mutex<(remaining: Int, allWritten: Bool)>
-    private let done: FrameWritten
+/// What one tracked emit came to: the sockets that have its events, and whether every socket reached does.
+public struct EmitOutcome: Sendable, Hashable {
+    public var wrote: Set<SocketID>
+    public var allWrote: Bool
+}
 
-    init(sockets: Int, _ done: @escaping FrameWritten) {
-        state = Mutex((sockets, true))
+/// Collects the write outcomes of one emit's sockets and reports once, when each has settled.
+final class WriteReceipt: Sendable {
+    private let state: Mutex<(remaining: Int, outcome: EmitOutcome)>
+    private let done: @Sendable (EmitOutcome) -> Void
+
+    init(sockets: Int, _ done: @escaping @Sendable (EmitOutcome) -> Void) {
+        state = Mutex((sockets, EmitOutcome(wrote: [], allWrote: true)))
         self.done = done
     }
 
-    func settle(_ written: Bool) {
-        let outcome: Bool? = state.withLock { state in
+    func settle(_ socket: SocketID, _ written: Bool) {
+        let outcome: EmitOutcome? = state.withLock { state in
             guard state.remaining > 0 else { return nil }
             state.remaining -= 1
-            state.allWritten = state.allWritten && written
-            return state.remaining == 0 ? state.allWritten : nil
+            if written { state.outcome.wrote.insert(socket) } else { state.outcome.allWrote = false }
+            return state.remaining == 0 ? state.outcome : nil
         }
         if let outcome { done(outcome) }
     }

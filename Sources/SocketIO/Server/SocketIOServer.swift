@@ -211,12 +211,17 @@ public actor SocketIOServer {
                     for tag in tags { sessions[sid]?.tracked.removeValue(forKey: tag)?(false) }
                 }
             case .writeWebSocket(let text, let tag):
-                let written = tag == 0 ? nil : sessions[sid]?.tracked.removeValue(forKey: tag)
+                // A socket with a replay buffer counts a frame as delivered once written: recovery
+                // brings back what the connection lost. Any other waits for the client's receipt
+                // (`received`), or its session's end reports it unwritten.
+                let written = tag == 0 || !hasReplay(sid) ? nil : sessions[sid]?.tracked.removeValue(forKey: tag)
                 if let webSocket = sessions[sid]?.webSocket {
                     webSocket.write(text, whenWritten: written)
                 } else {
                     written?(false)
                 }
+            case .received(let tags):
+                for tag in tags { sessions[sid]?.tracked.removeValue(forKey: tag)?(true) }
             case .closeWebSocket:
                 sessions[sid]?.webSocket?.close()
                 sessions[sid]?.webSocket = nil
@@ -229,6 +234,12 @@ public actor SocketIOServer {
             }
         }
         return delivered
+    }
+
+    /// Whether the session's socket keeps a replay buffer (connection-state recovery).
+    private func hasReplay(_ sid: String) -> Bool {
+        guard case .connected(let socket) = sessions[sid]?.namespace else { return false }
+        return replays[socket] != nil
     }
 
     /// Forgets a closed session and disconnects its socket.
