@@ -8,16 +8,16 @@ import TestSupport
 /// at a steady rate while each user's raw client (tools/testclients/eio_raw.py `flap`) drops its
 /// connection six times, alternating a clean WebSocket close and a reset after a moment of not
 /// reading (a network that dies with frames in flight). One client uses connection-state recovery, the
-/// other does not. Every update must arrive; without recovery a redelivery may repeat one, once at
-/// most; with recovery each arrives exactly once.
+/// other does not. Every update must arrive; without recovery a redelivery may repeat one, never twice
+/// on one connection nor more often than the drops after it; with recovery each arrives exactly once.
 @Suite("A flapping client loses nothing", .serialized)
 struct FlappingClientTests {
-    @Test("six clean and reset reconnects during 40 updates/s: every update arrives, at most twice without recovery, exactly once with it")
+    @Test("six clean and reset reconnects during 40 updates/s: every update arrives; without recovery a repeat only after a drop, with recovery exactly once")
     func slowStream() async throws {
         try await flapping(perUser: 240, perSecond: 40, every: 25)
     }
 
-    @Test("six clean and reset reconnects during 800 updates/s: every update arrives, at most twice without recovery, exactly once with it")
+    @Test("six clean and reset reconnects during 800 updates/s: every update arrives; without recovery a repeat only after a drop, with recovery exactly once")
     func fastStream() async throws {
         try await flapping(perUser: 3000, perSecond: 800, every: 300)
     }
@@ -82,14 +82,23 @@ struct FlappingClientTests {
                 let cycles = log.split(separator: "\n").filter { $0.hasPrefix("CYCLE ") }
                 #expect(cycles.count == 6, "\(log)")
                 #expect(Set(report.ids) == expected, "lost: \(expected.subtracting(report.ids).count) of \(perUser)\n\(log.suffix(3000))")
-                let most = log.split(separator: "\n").last { $0.hasPrefix("MOST ") }.flatMap { Int($0.dropFirst(5)) }
+                func number(_ name: String) -> Int? {
+                    log.split(separator: "\n").last { $0.hasPrefix(name + " ") }.flatMap { Int($0.dropFirst(name.count + 1)) }
+                }
+                let most = number("MOST")
                 if recover {
                     #expect(log.components(separatedBy: "RESUMED true").count - 1 == 6, "\(log)")
                     #expect(report.duplicates == 0, "\(log.suffix(3000))")
                     #expect(most == 1)
                 } else {
+                    // A repeat is a redelivery of what the client had read but not yet confirmed when its
+                    // connection dropped: never two copies on one connection, and one more copy per drop
+                    // at most. Usually that is one repeat; a drop chatd notices late (a loaded machine)
+                    // can catch a redelivered update unconfirmed once more.
                     let repeats = log.split(separator: "\n").filter { $0.hasPrefix("CYCLE") || $0.hasPrefix("REPEATED") }
-                    #expect(most != nil && most! <= 2, "an update came more than twice: \(repeats.joined(separator: "\n"))")
+                    #expect(number("SAMECONNECTION") == 0, "\(repeats.joined(separator: "\n"))")
+                    #expect(number("BEYONDDROPS") == 0, "\(repeats.joined(separator: "\n"))")
+                    #expect(most != nil && most! >= 1)
                 }
             }
             #expect(await chatd.service.stop() == 0)

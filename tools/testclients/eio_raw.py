@@ -23,8 +23,10 @@ Modes:
               (socket.io-client's shortest reconnect delay); with --recover, ask for connection-state
               recovery and resume each time with {pid, offset}. Then reads until --expect distinct ids
               (and --linger s more, for late repeats) or --idle s of quiet. Prints CYCLE <n> <mode>,
-              RESUMED <true|false> per reconnect with --recover, then RECEIVED, DUPLICATES, MOST
-              <highest count of one id>, IDS.
+              RESUMED <true|false> per reconnect with --recover, then RECEIVED, DUPLICATES, IDS,
+              REPEATED (ids with the connections they came on), SAMECONNECTION (ids twice on one
+              connection), BEYONDDROPS (ids repeated more often than the drops after them), MOST
+              (the highest count of one id).
 Prints: CONNECTED, STALLED, RECEIVED <n distinct>, DUPLICATES <n>, IDS <comma-separated>, and for recover
 RECOVERED <true|false>; FAIL <why> on errors.
 """
@@ -302,6 +304,12 @@ def flap(args):
     repeated = [mid for mid in receiver.ids if receiver.counts[mid] > 1]
     say("REPEATED", len(repeated), " ".join("%s@%s" % (mid, ",".join(map(str, receiver.arrivals[mid])))
                                             for mid in repeated[:30]))
+    # A repeat is a redelivery after a drop: never two copies on one connection, never more copies
+    # than one plus the drops after the first.
+    same = sum(1 for arrivals in receiver.arrivals.values() if len(set(arrivals)) < len(arrivals))
+    beyond = sum(1 for arrivals in receiver.arrivals.values() if len(arrivals) > 1 + len(closes) - arrivals[0])
+    say("SAMECONNECTION", same)
+    say("BEYONDDROPS", beyond)
     say("MOST", max(receiver.counts.values() or [0]))
 
 

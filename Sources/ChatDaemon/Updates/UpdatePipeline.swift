@@ -93,6 +93,9 @@ public final class UpdatePipeline: Service, Sendable {
             deliveriesInput.finish()
             Task { await consumer.stop() }
         }
+        // Also when the loop was cancelled instead: a later unsubscribe's wait for its requeue then
+        // returns at once.
+        deliveriesInput.finish()
     }
 
     /// What the delivery loop reacts to, in order.
