@@ -3,21 +3,42 @@
 # chatd on a fresh SQLite store, creates users and tokens, runs chatbench, and writes one JSON file per
 # scenario to bench-results/ (see BENCHMARKS.md). Ctrl-C stops what this started.
 #
-#   scripts/bench.sh [scenario...]     scenarios: startup http ceiling fanout peak storm (default: all)
+#   scripts/bench.sh [scenario...]     (default: all of them)
 #
-# Knobs (environment): USERS (fan-out clients, 2000), STORM_USERS (10000), FANOUT_RATE (2000),
-# FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000), HTTP_SECONDS (10),
-# HTTP_CONNECTIONS (64), SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere,
-# e.g. a debug build for trying the script; never for figures), OUT (bench-results).
+# Scenarios:
+#   startup         idle RSS and its parts, ready time of 3 cold starts              → startup.json
+#   http            chatbench's own HTTP load generator (/api/auth/me, dialogs)     → http-*.json
+#   wrk             the HTTP rows with Debian's wrk (a C generator, 1 thread): /api/auth/me vs /health and
+#                   proxied /api/dialogs vs chat3-sim's own listing, each pair in one run
+#                                                                                     → wrk-*.json, wrk-ratios.json
+#   ceiling         bare AMQP consumer of one queue bound with #                    → amqp-ceiling.json
+#   ceiling-queues  bare AMQP consumer of USERS per-user queues declared and bound as chatd does
+#                   (the denominator of the peak ratio)                              → amqp-ceiling-per-user-queues.json
+#   fanout          USERS clients, FANOUT_RATE updates/s for FANOUT_SECONDS         → fanout.json
+#   peak            USERS clients, PEAK_COUNT updates as fast as the publishers go  → fanout-peak.json
+#                   (with ceiling-queues also: peak-ratio.json)
+#   storm           STORM_USERS WebSocket clients at once, held idle 10 s, RSS per connection → connect-storm.json
+#   storm-polling   POLL_USERS long-polling sessions, each with a pending GET, held idle 10 s
+#                                                                                     → connect-storm-polling.json
+#
+# Knobs (environment): USERS (fan-out clients, 2000), STORM_USERS (10000), POLL_USERS (STORM_USERS),
+# FANOUT_RATE (2000), FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000),
+# PUBLISHERS (publisher connections for ceiling, ceiling-queues, fanout and peak: 4), CONFIRMS (1: each
+# publish waits for the broker's confirm; 0: not), HTTP_SECONDS (10), HTTP_CONNECTIONS (64),
+# SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere, e.g. a debug build for
+# trying the script; never for figures), OUT (bench-results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(startup http ceiling fanout peak storm)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(startup http wrk ceiling ceiling-queues fanout peak storm storm-polling)
 wants() { local s; for s in "${scenarios[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 USERS=${USERS:-2000}
 STORM_USERS=${STORM_USERS:-10000}
+POLL_USERS=${POLL_USERS:-$STORM_USERS}
+PUBLISHERS=${PUBLISHERS:-4}
+CONFIRMS=${CONFIRMS:-1}
 FANOUT_RATE=${FANOUT_RATE:-2000}
 FANOUT_SECONDS=${FANOUT_SECONDS:-30}
 PEAK_COUNT=${PEAK_COUNT:-100000}
@@ -29,6 +50,14 @@ AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 EXCHANGE=chat3_updates
 
 say() { echo "bench: $*" >&2; }
+
+# wrk is a benchmark tool, not a build or test dependency: scripts/deps.sh does not install it.
+if wants wrk && ! command -v wrk >/dev/null; then
+    say "the wrk scenario needs wrk (Debian/Ubuntu: sudo apt-get install wrk); install it or leave wrk out of the scenarios"
+    exit 1
+fi
+publishing=(--publishers "$PUBLISHERS")
+[ "$CONFIRMS" = 1 ] || publishing+=(--no-confirms)
 
 if [ -n "${BIN_DIR:-}" ]; then
     bin="$BIN_DIR"
@@ -180,7 +209,8 @@ fi
 needed=0
 if wants fanout || wants peak; then needed=$USERS; fi
 if wants storm && [ "$STORM_USERS" -gt "$needed" ]; then needed=$STORM_USERS; fi
-if wants http && [ "$needed" -lt 1 ]; then needed=1; fi
+if wants storm-polling && [ "$POLL_USERS" -gt "$needed" ]; then needed=$POLL_USERS; fi
+if { wants http || wants wrk; } && [ "$needed" -lt 1 ]; then needed=1; fi
 tokens="$work/tokens.txt"
 if [ "$needed" -gt 0 ]; then
     say "creating $needed users and tokens"
@@ -212,26 +242,118 @@ if wants http; then
     fi
 fi
 
+if wants wrk; then
+    read -r user_id token < "$work/users.txt"
+    # wrk's done() hook writes its own summary as JSON (latencies in µs from wrk's histogram); wrk's
+    # printed report is kept next to it.
+    cat > "$work/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+    local seconds = summary.duration / 1e6
+    local function ms(us) return string.format("%.3f", us / 1000) end
+    local e = summary.errors
+    local f = assert(io.open(os.getenv("WRK_JSON"), "w"))
+    f:write(string.format('{\n  "benchmark": "wrk",\n  "label": "%s",\n  "url": "%s",\n', os.getenv("WRK_LABEL"), os.getenv("WRK_URL")))
+    f:write(string.format('  "threads": %s,\n  "connections": %s,\n  "durationSeconds": %.3f,\n', os.getenv("WRK_THREADS"), os.getenv("WRK_CONNECTIONS"), seconds))
+    f:write(string.format('  "requests": %d,\n  "requestsPerSecond": %.1f,\n  "bytes": %d,\n', summary.requests, summary.requests / seconds, summary.bytes))
+    f:write(string.format('  "non2xx3xx": %d,\n  "socketErrors": {"connect": %d, "read": %d, "write": %d, "timeout": %d},\n', e.status, e.connect, e.read, e.write, e.timeout))
+    f:write(string.format('  "latencyMs": {"p50": %s, "p75": %s, "p90": %s, "p99": %s, "p999": %s, "max": %s, "mean": %s, "stdev": %s}\n}\n',
+        ms(latency:percentile(50)), ms(latency:percentile(75)), ms(latency:percentile(90)), ms(latency:percentile(99)),
+        ms(latency:percentile(99.9)), ms(latency.max), ms(latency.mean), ms(latency.stdev)))
+    f:close()
+end
+LUA
+    # One measured wrk run (after a 1 s warm-up on fresh connections); prints requests/s.
+    run_wrk() {
+        local label=$1 url=$2; shift 2
+        wrk -t1 -c"$HTTP_CONNECTIONS" -d1s "$@" "$url" > /dev/null
+        WRK_JSON="$OUT/wrk-$label.json" WRK_LABEL="$label" WRK_URL="$url" WRK_THREADS=1 \
+            WRK_CONNECTIONS="$HTTP_CONNECTIONS" wrk -t1 -c"$HTTP_CONNECTIONS" -d"${HTTP_SECONDS}s" --latency \
+            -s "$work/report.lua" "$@" "$url" > "$OUT/wrk-$label.txt"
+        local rps non2xx
+        rps=$(sed -n 's/^Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' "$OUT/wrk-$label.txt")
+        non2xx=$(sed -n 's/.*"non2xx3xx": \([0-9]*\).*/\1/p' "$OUT/wrk-$label.json")
+        [ "${non2xx:-0}" = 0 ] || say "wrk $label: $non2xx responses were not 2xx/3xx: this rate is not the route's"
+        say "wrk $label: $rps req/s (p99 $(sed -n 's/.*"p99": \([0-9.]*\).*/\1/p' "$OUT/wrk-$label.json") ms)"
+        echo "$rps"
+    }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'; }
+    health_rps=$(run_wrk health "$chatd/health")
+    me_rps=$(run_wrk auth-me "$chatd/api/auth/me" -H "Authorization: Bearer $token")
+    sim_rps=$(run_wrk chat3-sim-dialogs "$sim/api/users/$user_id/dialogs" -H "X-API-Key: $api_key")
+    dialogs_rps=null
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$chatd/api/dialogs" || true)
+    if [ "$status" = 200 ]; then
+        dialogs_rps=$(run_wrk chatd-dialogs "$chatd/api/dialogs" -H "Authorization: Bearer $token")
+    else
+        say "GET /api/dialogs answers $status: proxied dialogs not measured"
+    fi
+    cat > "$OUT/wrk-ratios.json" <<JSON
+{
+  "benchmark": "wrk-ratios",
+  "threads": 1,
+  "connections": $HTTP_CONNECTIONS,
+  "durationSeconds": $HTTP_SECONDS,
+  "healthRequestsPerSecond": $health_rps,
+  "authMeRequestsPerSecond": $me_rps,
+  "authMeOverHealth": $(ratio "$me_rps" "$health_rps"),
+  "authMeOverHealthTarget": 0.9,
+  "chat3SimDialogsRequestsPerSecond": $sim_rps,
+  "chatdDialogsRequestsPerSecond": $dialogs_rps,
+  "chatdDialogsOverChat3Sim": $( [ "$dialogs_rps" = null ] && echo null || ratio "$dialogs_rps" "$sim_rps"),
+  "chatdDialogsOverChat3SimTarget": 0.45,
+  "loadAverageAtEnd": "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+JSON
+    say "wrk: /api/auth/me / /health = $(ratio "$me_rps" "$health_rps"); proxied dialogs / chat3-sim = $( [ "$dialogs_rps" = null ] && echo n/a || ratio "$dialogs_rps" "$sim_rps")"
+fi
+
 if wants ceiling; then
     "$bin/chatbench" amqp-ceiling --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" --count "$CEILING_COUNT" \
-        > "$OUT/amqp-ceiling.json"
+        "${publishing[@]}" > "$OUT/amqp-ceiling.json"
+fi
+
+if wants ceiling-queues; then
+    # The same queue naming, bindings, x-expires and prefetch as the chatd under test (its config file),
+    # the same users count and updates count as the peak run.
+    "$bin/chatbench" amqp-ceiling --per-user-queues --config "$CHATD_CONFIG" --users "$USERS" \
+        --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" --count "$PEAK_COUNT" "${publishing[@]}" \
+        > "$OUT/amqp-ceiling-per-user-queues.json"
 fi
 
 socketio_answers() {
     curl -s "$chatd/socket.io/?EIO=4&transport=polling" 2>/dev/null | grep -q '^0{'
 }
-if wants fanout || wants peak || wants storm; then
+if wants fanout || wants peak || wants storm || wants storm-polling; then
     socketio_answers || { say "chatd does not answer Socket.IO at /socket.io/: fanout, peak and storm not measured"; exit 0; }
 fi
 
 if wants fanout; then
     "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
-        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" > "$OUT/fanout.json"
+        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" "${publishing[@]}" > "$OUT/fanout.json"
 fi
 
 if wants peak; then
     "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
-        --exchange "$EXCHANGE" --rate 0 --count "$PEAK_COUNT" > "$OUT/fanout-peak.json"
+        --exchange "$EXCHANGE" --rate 0 --count "$PEAK_COUNT" "${publishing[@]}" > "$OUT/fanout-peak.json"
+    if wants ceiling-queues; then
+        json_number() { sed -n "s/^  \"$2\" : \([0-9.]*\).*/\1/p" "$1" | head -1; }
+        peak_rate=$(json_number "$OUT/fanout-peak.json" deliveredPerSecond)
+        bare_rate=$(json_number "$OUT/amqp-ceiling-per-user-queues.json" deliveredPerSecond)
+        cat > "$OUT/peak-ratio.json" <<JSON
+{
+  "benchmark": "peak-ratio",
+  "users": $USERS,
+  "count": $PEAK_COUNT,
+  "publishers": $PUBLISHERS,
+  "confirms": $( [ "$CONFIRMS" = 1 ] && echo true || echo false),
+  "chatdDeliveredPerSecond": ${peak_rate:-null},
+  "bareConsumerPerUserQueuesDeliveredPerSecond": ${bare_rate:-null},
+  "ratio": $(awk -v a="${peak_rate:-0}" -v b="${bare_rate:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'),
+  "target": 0.8
+}
+JSON
+        say "peak: chatd ${peak_rate:-?}/s vs bare consumer of the same per-user queues ${bare_rate:-?}/s"
+    fi
 fi
 
 if wants storm; then
@@ -242,5 +364,15 @@ if wants storm; then
     sleep 2
     "$bin/chatbench" connect-storm --chatd "$chatd" --tokens "$tokens" --clients "$STORM_USERS" \
         --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm.json"
+fi
+
+if wants storm-polling; then
+    # A fresh chatd again: idle long-polling sessions, each client keeping one GET pending.
+    stop_chatd
+    start_chatd storm-polling
+    chatd="http://127.0.0.1:$chatd_port"
+    sleep 2
+    "$bin/chatbench" connect-storm --transport polling --chatd "$chatd" --tokens "$tokens" --clients "$POLL_USERS" \
+        --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm-polling.json"
 fi
 say "results in $OUT/ (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
