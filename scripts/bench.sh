@@ -20,8 +20,14 @@
 #   storm           STORM_USERS WebSocket clients at once, held idle 10 s, RSS per connection → connect-storm.json
 #   storm-polling   POLL_USERS long-polling sessions, each with a pending GET, held idle 10 s
 #                                                                                     → connect-storm-polling.json
+#   profile         (not in the default list) where one idle WebSocket connection's memory goes: a fresh
+#                   chatd under heaptrack, PROFILE_USERS/4 and then PROFILE_USERS idle sockets held 10 s,
+#                   chatd killed with the sockets still open, so heaptrack's "leaked" allocations are what
+#                   the open sockets (plus idle chatd) hold; tools/measure/leak_sites.py charges the
+#                   difference between the two runs to allocation sites  → profile-sites.txt, profile-N-*
 #
 # Knobs (environment): USERS (fan-out clients, 2000), STORM_USERS (10000), POLL_USERS (STORM_USERS),
+# PROFILE_USERS (2000),
 # FANOUT_RATE (2000), FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000),
 # PUBLISHERS (publisher connections for ceiling, ceiling-queues, fanout and peak: 4), CONFIRMS (1: each
 # publish waits for the broker's confirm; 0: not), HTTP_SECONDS (10), HTTP_CONNECTIONS (64),
@@ -37,6 +43,7 @@ wants() { local s; for s in "${scenarios[@]}"; do [ "$s" = "$1" ] && return 0; d
 USERS=${USERS:-2000}
 STORM_USERS=${STORM_USERS:-10000}
 POLL_USERS=${POLL_USERS:-$STORM_USERS}
+PROFILE_USERS=${PROFILE_USERS:-2000}
 PUBLISHERS=${PUBLISHERS:-4}
 CONFIRMS=${CONFIRMS:-1}
 FANOUT_RATE=${FANOUT_RATE:-2000}
@@ -54,6 +61,10 @@ say() { echo "bench: $*" >&2; }
 # wrk is a benchmark tool, not a build or test dependency: scripts/deps.sh does not install it.
 if wants wrk && ! command -v wrk >/dev/null; then
     say "the wrk scenario needs wrk (Debian/Ubuntu: sudo apt-get install wrk); install it or leave wrk out of the scenarios"
+    exit 1
+fi
+if wants profile && ! command -v heaptrack >/dev/null; then
+    say "the profile scenario needs heaptrack (Debian/Ubuntu: sudo apt-get install heaptrack)"
     exit 1
 fi
 publishing=(--publishers "$PUBLISHERS")
@@ -124,17 +135,27 @@ chatd_pid=""
 chatd_port=""
 chatd_ready_ms=""
 chatd_startup_ms=""
+# A command chatd is started under (the profile scenario's heaptrack); empty: chatd itself.
+chatd_wrap=()
+chatd_wrapper_pid=""
 # Starts chatd on a free port; sets chatd_pid, chatd_port and chatd_ready_ms (exec → "chatd ready").
 start_chatd() {
     local log="$work/chatd.$1.log"
     local started
     started=$(date +%s%N)
     # notice, not warning: the ready line is a notice.
-    LOG_LEVEL=notice "$bin/chatd" --host 127.0.0.1 --port 0 2> >(stamp > "$log") &
+    LOG_LEVEL=notice "${chatd_wrap[@]}" "$bin/chatd" --host 127.0.0.1 --port 0 2> >(stamp > "$log") &
     chatd_pid=$!
     pids+=("$chatd_pid")
     local line
-    line=$(await_line "$log" 'chatd ready' 30) || { say "chatd did not start"; cat "$log" >&2; exit 1; }
+    line=$(await_line "$log" 'chatd ready' 120) || { say "chatd did not start"; cat "$log" >&2; exit 1; }
+    if [ ${#chatd_wrap[@]} -gt 0 ]; then
+        # The wrapper's child is chatd itself: that is the process to measure and stop.
+        chatd_wrapper_pid=$chatd_pid
+        chatd_pid=$(pgrep -P "$chatd_wrapper_pid" -x chatd | head -1)
+        [ -n "$chatd_pid" ] || { say "no chatd under ${chatd_wrap[0]}"; exit 1; }
+        pids+=("$chatd_pid")
+    fi
     chatd_port=$(sed -n 's/.*http\.port=\([0-9]*\).*/\1/p' <<<"$line")
     chatd_startup_ms=$(sed -n 's/.*startup\.ms=\([0-9]*\).*/\1/p' <<<"$line")
     chatd_ready_ms=$(( (${line%% *} - started) / 1000000 ))
@@ -210,6 +231,7 @@ needed=0
 if wants fanout || wants peak; then needed=$USERS; fi
 if wants storm && [ "$STORM_USERS" -gt "$needed" ]; then needed=$STORM_USERS; fi
 if wants storm-polling && [ "$POLL_USERS" -gt "$needed" ]; then needed=$POLL_USERS; fi
+if wants profile && [ "$PROFILE_USERS" -gt "$needed" ]; then needed=$PROFILE_USERS; fi
 if { wants http || wants wrk; } && [ "$needed" -lt 1 ]; then needed=1; fi
 tokens="$work/tokens.txt"
 if [ "$needed" -gt 0 ]; then
@@ -323,7 +345,7 @@ fi
 socketio_answers() {
     curl -s "$chatd/socket.io/?EIO=4&transport=polling" 2>/dev/null | grep -q '^0{'
 }
-if wants fanout || wants peak || wants storm || wants storm-polling; then
+if wants fanout || wants peak || wants storm || wants storm-polling || wants profile; then
     socketio_answers || { say "chatd does not answer Socket.IO at /socket.io/: fanout, peak and storm not measured"; exit 0; }
 fi
 
@@ -374,5 +396,70 @@ if wants storm-polling; then
     sleep 2
     "$bin/chatbench" connect-storm --transport polling --chatd "$chatd" --tokens "$tokens" --clients "$POLL_USERS" \
         --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm-polling.json"
+fi
+
+if wants profile; then
+    # Swift symbols demangled when the toolchain's demangler is there.
+    demangle() { if swift demangle --help >/dev/null 2>&1; then swift demangle --simplified; else cat; fi; }
+    # One profiled chatd with $1 idle sockets; files $OUT/profile-$1-*.
+    profile_run() {
+        local count=$1 prefix="$OUT/profile-$1"
+        stop_chatd
+        rm -f "$prefix"-*
+        chatd_wrap=(heaptrack -o "$prefix-heaptrack")
+        start_chatd "profile-$count"
+        chatd_wrap=()
+        chatd="http://127.0.0.1:$chatd_port"
+        sleep 2
+        cat "/proc/$chatd_pid/smaps_rollup" > "$prefix-smaps-before.txt"
+        # The clients stay connected (a long hold); chatd is killed while they are idle, so what heaptrack
+        # sees still allocated at the end is what the open connections hold (and idle chatd).
+        "$bin/chatbench" connect-storm --chatd "$chatd" --tokens "$tokens" --clients "$count" \
+            --chatd-pid "$chatd_pid" --hold 600 > "$work/profile-storm.json" 2> "$work/profile-storm-$count.log" &
+        local storm_pid=$!
+        pids+=("$storm_pid")
+        await_line "$work/profile-storm-$count.log" 'holding for' 600 >/dev/null \
+            || { say "profile: clients did not connect"; cat "$work/profile-storm-$count.log" >&2; exit 1; }
+        sleep 10
+        cat "/proc/$chatd_pid/smaps_rollup" > "$prefix-smaps-after.txt"
+        cat > "$prefix-connections.json" <<JSON
+{
+  "benchmark": "profile",
+  "connections": $count,
+  "connected": $(sed -n 's/.*connect-storm: \([0-9]*\) connected.*/\1/p' "$work/profile-storm-$count.log" | tail -1),
+  "subscriptions": "$(sed -n 's/.*subscriptions \(.*\)$/\1/p' "$work/profile-storm-$count.log" | tail -1)",
+  "rssBeforeKiB": $(sed -n 's/^Rss:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-before.txt"),
+  "rssAfterKiB": $(sed -n 's/^Rss:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-after.txt"),
+  "anonymousBeforeKiB": $(sed -n 's/^Anonymous:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-before.txt"),
+  "anonymousAfterKiB": $(sed -n 's/^Anonymous:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-after.txt"),
+  "note": "chatd ran under heaptrack (its bookkeeping is in these figures); per-connection costs: profile-sites.txt"
+}
+JSON
+        kill -KILL "$chatd_pid" 2>/dev/null || true
+        kill -TERM "$storm_pid" 2>/dev/null || true
+        wait "$chatd_wrapper_pid" 2>/dev/null || true
+        wait "$storm_pid" 2>/dev/null || true
+        local data
+        data=$(ls "$prefix"-heaptrack.* 2>/dev/null | head -1)
+        [ -n "$data" ] || { say "profile: heaptrack wrote no data"; exit 1; }
+        heaptrack_print -f "$data" --print-leaks 1 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+            | demangle > "$prefix-heaptrack.txt"
+        heaptrack_print -f "$data" --print-leaks 0 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+            --flamegraph-cost-type leaked -F "$work/leaked.stacks" >/dev/null
+        demangle < "$work/leaked.stacks" > "$prefix-leaked-stacks.txt"
+        # chatd must be running for the scenarios after this one.
+        start_chatd "after-profile-$count"
+        chatd="http://127.0.0.1:$chatd_port"
+    }
+    # Two sizes: the difference per site between them is what one more connection costs, without
+    # idle chatd's own allocations and the first connection's one-time caches.
+    profile_small=$(( PROFILE_USERS / 4 ))
+    profile_run "$profile_small"
+    profile_run "$PROFILE_USERS"
+    python3 tools/measure/leak_sites.py "$OUT/profile-$PROFILE_USERS-leaked-stacks.txt" --connections "$PROFILE_USERS" \
+        --baseline "$OUT/profile-$profile_small-leaked-stacks.txt" --baseline-connections "$profile_small" \
+        > "$OUT/profile-sites.txt"
+    say "profile: $profile_small and $PROFILE_USERS idle sockets under heaptrack; per-connection sites in $OUT/profile-sites.txt"
+    head -30 "$OUT/profile-sites.txt" >&2
 fi
 say "results in $OUT/ (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
