@@ -30,7 +30,9 @@
 # PROFILE_USERS (2000),
 # FANOUT_RATE (2000), FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000),
 # PUBLISHERS (publisher connections for ceiling, ceiling-queues, fanout and peak: 4), CONFIRMS (1: each
-# publish waits for the broker's confirm; 0: not), HTTP_SECONDS (10), HTTP_CONNECTIONS (64),
+# publish waits for the broker's confirm; 0: not), FANOUT_WAIT (1: fanout publishes once /metrics shows
+# every client's subscription; 0: right after the last CONNECT, which must then lose nothing since a
+# CONNECT waits for the user's queue), HTTP_SECONDS (10), HTTP_CONNECTIONS (64),
 # SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere, e.g. a debug build for
 # trying the script; never for figures), OUT (bench-results).
 set -euo pipefail
@@ -46,6 +48,7 @@ POLL_USERS=${POLL_USERS:-$STORM_USERS}
 PROFILE_USERS=${PROFILE_USERS:-2000}
 PUBLISHERS=${PUBLISHERS:-4}
 CONFIRMS=${CONFIRMS:-1}
+FANOUT_WAIT=${FANOUT_WAIT:-1}
 FANOUT_RATE=${FANOUT_RATE:-2000}
 FANOUT_SECONDS=${FANOUT_SECONDS:-30}
 PEAK_COUNT=${PEAK_COUNT:-100000}
@@ -351,7 +354,8 @@ fi
 
 if wants fanout; then
     "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
-        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" "${publishing[@]}" > "$OUT/fanout.json"
+        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" "${publishing[@]}" \
+        $( [ "$FANOUT_WAIT" = 1 ] || echo --no-wait-for-subscriptions) > "$OUT/fanout.json"
 fi
 
 if wants peak; then
