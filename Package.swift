@@ -128,7 +128,7 @@ let package = Package(
 
         // The benchmark tool: Socket.IO WebSocket clients, updates into RabbitMQ, HTTP load; JSON results.
         .executableTarget(name: "chatbench",
-                          dependencies: ["ChatCore", "ChatAMQP", "SocketIO",
+                          dependencies: ["ChatCore", "ChatAMQP", "ChatConfig", "SocketIO",
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                                          .product(name: "NIOCore", package: "swift-nio"),
                                          .product(name: "NIOPosix", package: "swift-nio"),

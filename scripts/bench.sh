@@ -3,21 +3,52 @@
 # chatd on a fresh SQLite store, creates users and tokens, runs chatbench, and writes one JSON file per
 # scenario to bench-results/ (see BENCHMARKS.md). Ctrl-C stops what this started.
 #
-#   scripts/bench.sh [scenario...]     scenarios: startup http ceiling fanout peak storm (default: all)
+#   scripts/bench.sh [scenario...]     (default: all of them)
 #
-# Knobs (environment): USERS (fan-out clients, 2000), STORM_USERS (10000), FANOUT_RATE (2000),
-# FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000), HTTP_SECONDS (10),
-# HTTP_CONNECTIONS (64), SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere,
-# e.g. a debug build for trying the script; never for figures), OUT (bench-results).
+# Scenarios:
+#   startup         idle RSS and its parts, ready time of 3 cold starts              → startup.json
+#   http            chatbench's own HTTP load generator (/api/auth/me, dialogs)     → http-*.json
+#   wrk             the HTTP rows with Debian's wrk (a C generator, 1 thread): /api/auth/me vs /health and
+#                   proxied /api/dialogs vs chat3-sim's own listing, each pair in one run
+#                                                                                     → wrk-*.json, wrk-ratios.json
+#   ceiling         bare AMQP consumer of one queue bound with #                    → amqp-ceiling.json
+#   ceiling-queues  bare AMQP consumer of USERS per-user queues declared and bound as chatd does
+#                   (the denominator of the peak ratio)                              → amqp-ceiling-per-user-queues.json
+#   fanout          USERS clients, FANOUT_RATE updates/s for FANOUT_SECONDS         → fanout.json
+#   peak            USERS clients, PEAK_COUNT updates as fast as the publishers go  → fanout-peak.json
+#                   (with ceiling-queues also: peak-ratio.json)
+#   storm           STORM_USERS WebSocket clients at once, held idle 10 s, RSS per connection → connect-storm.json
+#   storm-polling   POLL_USERS long-polling sessions, each with a pending GET, held idle 10 s
+#                                                                                     → connect-storm-polling.json
+#   profile         (not in the default list) where one idle WebSocket connection's memory goes: a fresh
+#                   chatd under heaptrack, PROFILE_USERS/4 and then PROFILE_USERS idle sockets held 10 s,
+#                   chatd killed with the sockets still open, so heaptrack's "leaked" allocations are what
+#                   the open sockets (plus idle chatd) hold; tools/measure/leak_sites.py charges the
+#                   difference between the two runs to allocation sites  → profile-sites.txt, profile-N-*
+#
+# Knobs (environment): USERS (fan-out clients, 2000), STORM_USERS (10000), POLL_USERS (STORM_USERS),
+# PROFILE_USERS (2000),
+# FANOUT_RATE (2000), FANOUT_SECONDS (30), PEAK_COUNT (100000), CEILING_COUNT (100000),
+# PUBLISHERS (publisher connections for ceiling, ceiling-queues, fanout and peak: 4), CONFIRMS (1: each
+# publish waits for the broker's confirm; 0: not), FANOUT_WAIT (1: fanout publishes once /metrics shows
+# every client's subscription; 0: right after the last CONNECT, which must then lose nothing since a
+# CONNECT waits for the user's queue), HTTP_SECONDS (10), HTTP_CONNECTIONS (64),
+# SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere, e.g. a debug build for
+# trying the script; never for figures), OUT (bench-results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(startup http ceiling fanout peak storm)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(startup http wrk ceiling ceiling-queues fanout peak storm storm-polling)
 wants() { local s; for s in "${scenarios[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 USERS=${USERS:-2000}
 STORM_USERS=${STORM_USERS:-10000}
+POLL_USERS=${POLL_USERS:-$STORM_USERS}
+PROFILE_USERS=${PROFILE_USERS:-2000}
+PUBLISHERS=${PUBLISHERS:-4}
+CONFIRMS=${CONFIRMS:-1}
+FANOUT_WAIT=${FANOUT_WAIT:-1}
 FANOUT_RATE=${FANOUT_RATE:-2000}
 FANOUT_SECONDS=${FANOUT_SECONDS:-30}
 PEAK_COUNT=${PEAK_COUNT:-100000}
@@ -29,6 +60,18 @@ AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 EXCHANGE=chat3_updates
 
 say() { echo "bench: $*" >&2; }
+
+# wrk is a benchmark tool, not a build or test dependency: scripts/deps.sh does not install it.
+if wants wrk && ! command -v wrk >/dev/null; then
+    say "the wrk scenario needs wrk (Debian/Ubuntu: sudo apt-get install wrk); install it or leave wrk out of the scenarios"
+    exit 1
+fi
+if wants profile && ! command -v heaptrack >/dev/null; then
+    say "the profile scenario needs heaptrack (Debian/Ubuntu: sudo apt-get install heaptrack)"
+    exit 1
+fi
+publishing=(--publishers "$PUBLISHERS")
+[ "$CONFIRMS" = 1 ] || publishing+=(--no-confirms)
 
 if [ -n "${BIN_DIR:-}" ]; then
     bin="$BIN_DIR"
@@ -95,17 +138,27 @@ chatd_pid=""
 chatd_port=""
 chatd_ready_ms=""
 chatd_startup_ms=""
+# A command chatd is started under (the profile scenario's heaptrack); empty: chatd itself.
+chatd_wrap=()
+chatd_wrapper_pid=""
 # Starts chatd on a free port; sets chatd_pid, chatd_port and chatd_ready_ms (exec → "chatd ready").
 start_chatd() {
     local log="$work/chatd.$1.log"
     local started
     started=$(date +%s%N)
     # notice, not warning: the ready line is a notice.
-    LOG_LEVEL=notice "$bin/chatd" --host 127.0.0.1 --port 0 2> >(stamp > "$log") &
+    LOG_LEVEL=notice "${chatd_wrap[@]}" "$bin/chatd" --host 127.0.0.1 --port 0 2> >(stamp > "$log") &
     chatd_pid=$!
     pids+=("$chatd_pid")
     local line
-    line=$(await_line "$log" 'chatd ready' 30) || { say "chatd did not start"; cat "$log" >&2; exit 1; }
+    line=$(await_line "$log" 'chatd ready' 120) || { say "chatd did not start"; cat "$log" >&2; exit 1; }
+    if [ ${#chatd_wrap[@]} -gt 0 ]; then
+        # The wrapper's child is chatd itself: that is the process to measure and stop.
+        chatd_wrapper_pid=$chatd_pid
+        chatd_pid=$(pgrep -P "$chatd_wrapper_pid" -x chatd | head -1)
+        [ -n "$chatd_pid" ] || { say "no chatd under ${chatd_wrap[0]}"; exit 1; }
+        pids+=("$chatd_pid")
+    fi
     chatd_port=$(sed -n 's/.*http\.port=\([0-9]*\).*/\1/p' <<<"$line")
     chatd_startup_ms=$(sed -n 's/.*startup\.ms=\([0-9]*\).*/\1/p' <<<"$line")
     chatd_ready_ms=$(( (${line%% *} - started) / 1000000 ))
@@ -180,7 +233,9 @@ fi
 needed=0
 if wants fanout || wants peak; then needed=$USERS; fi
 if wants storm && [ "$STORM_USERS" -gt "$needed" ]; then needed=$STORM_USERS; fi
-if wants http && [ "$needed" -lt 1 ]; then needed=1; fi
+if wants storm-polling && [ "$POLL_USERS" -gt "$needed" ]; then needed=$POLL_USERS; fi
+if wants profile && [ "$PROFILE_USERS" -gt "$needed" ]; then needed=$PROFILE_USERS; fi
+if { wants http || wants wrk; } && [ "$needed" -lt 1 ]; then needed=1; fi
 tokens="$work/tokens.txt"
 if [ "$needed" -gt 0 ]; then
     say "creating $needed users and tokens"
@@ -212,26 +267,119 @@ if wants http; then
     fi
 fi
 
+if wants wrk; then
+    read -r user_id token < "$work/users.txt"
+    # wrk's done() hook writes its own summary as JSON (latencies in µs from wrk's histogram); wrk's
+    # printed report is kept next to it.
+    cat > "$work/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+    local seconds = summary.duration / 1e6
+    local function ms(us) return string.format("%.3f", us / 1000) end
+    local e = summary.errors
+    local f = assert(io.open(os.getenv("WRK_JSON"), "w"))
+    f:write(string.format('{\n  "benchmark": "wrk",\n  "label": "%s",\n  "url": "%s",\n', os.getenv("WRK_LABEL"), os.getenv("WRK_URL")))
+    f:write(string.format('  "threads": %s,\n  "connections": %s,\n  "durationSeconds": %.3f,\n', os.getenv("WRK_THREADS"), os.getenv("WRK_CONNECTIONS"), seconds))
+    f:write(string.format('  "requests": %d,\n  "requestsPerSecond": %.1f,\n  "bytes": %d,\n', summary.requests, summary.requests / seconds, summary.bytes))
+    f:write(string.format('  "non2xx3xx": %d,\n  "socketErrors": {"connect": %d, "read": %d, "write": %d, "timeout": %d},\n', e.status, e.connect, e.read, e.write, e.timeout))
+    f:write(string.format('  "latencyMs": {"p50": %s, "p75": %s, "p90": %s, "p99": %s, "p999": %s, "max": %s, "mean": %s, "stdev": %s}\n}\n',
+        ms(latency:percentile(50)), ms(latency:percentile(75)), ms(latency:percentile(90)), ms(latency:percentile(99)),
+        ms(latency:percentile(99.9)), ms(latency.max), ms(latency.mean), ms(latency.stdev)))
+    f:close()
+end
+LUA
+    # One measured wrk run (after a 1 s warm-up on fresh connections); prints requests/s.
+    run_wrk() {
+        local label=$1 url=$2; shift 2
+        wrk -t1 -c"$HTTP_CONNECTIONS" -d1s "$@" "$url" > /dev/null
+        WRK_JSON="$OUT/wrk-$label.json" WRK_LABEL="$label" WRK_URL="$url" WRK_THREADS=1 \
+            WRK_CONNECTIONS="$HTTP_CONNECTIONS" wrk -t1 -c"$HTTP_CONNECTIONS" -d"${HTTP_SECONDS}s" --latency \
+            -s "$work/report.lua" "$@" "$url" > "$OUT/wrk-$label.txt"
+        local rps non2xx
+        rps=$(sed -n 's/^Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' "$OUT/wrk-$label.txt")
+        non2xx=$(sed -n 's/.*"non2xx3xx": \([0-9]*\).*/\1/p' "$OUT/wrk-$label.json")
+        [ "${non2xx:-0}" = 0 ] || say "wrk $label: $non2xx responses were not 2xx/3xx: this rate is not the route's"
+        say "wrk $label: $rps req/s (p99 $(sed -n 's/.*"p99": \([0-9.]*\).*/\1/p' "$OUT/wrk-$label.json") ms)"
+        echo "$rps"
+    }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'; }
+    health_rps=$(run_wrk health "$chatd/health")
+    me_rps=$(run_wrk auth-me "$chatd/api/auth/me" -H "Authorization: Bearer $token")
+    sim_rps=$(run_wrk chat3-sim-dialogs "$sim/api/users/$user_id/dialogs" -H "X-API-Key: $api_key")
+    dialogs_rps=null
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$chatd/api/dialogs" || true)
+    if [ "$status" = 200 ]; then
+        dialogs_rps=$(run_wrk chatd-dialogs "$chatd/api/dialogs" -H "Authorization: Bearer $token")
+    else
+        say "GET /api/dialogs answers $status: proxied dialogs not measured"
+    fi
+    cat > "$OUT/wrk-ratios.json" <<JSON
+{
+  "benchmark": "wrk-ratios",
+  "threads": 1,
+  "connections": $HTTP_CONNECTIONS,
+  "durationSeconds": $HTTP_SECONDS,
+  "healthRequestsPerSecond": $health_rps,
+  "authMeRequestsPerSecond": $me_rps,
+  "authMeOverHealth": $(ratio "$me_rps" "$health_rps"),
+  "authMeOverHealthTarget": 0.9,
+  "chat3SimDialogsRequestsPerSecond": $sim_rps,
+  "chatdDialogsRequestsPerSecond": $dialogs_rps,
+  "chatdDialogsOverChat3Sim": $( [ "$dialogs_rps" = null ] && echo null || ratio "$dialogs_rps" "$sim_rps"),
+  "chatdDialogsOverChat3SimTarget": 0.45,
+  "loadAverageAtEnd": "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+JSON
+    say "wrk: /api/auth/me / /health = $(ratio "$me_rps" "$health_rps"); proxied dialogs / chat3-sim = $( [ "$dialogs_rps" = null ] && echo n/a || ratio "$dialogs_rps" "$sim_rps")"
+fi
+
 if wants ceiling; then
     "$bin/chatbench" amqp-ceiling --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" --count "$CEILING_COUNT" \
-        > "$OUT/amqp-ceiling.json"
+        "${publishing[@]}" > "$OUT/amqp-ceiling.json"
+fi
+
+if wants ceiling-queues; then
+    # The same queue naming, bindings, x-expires and prefetch as the chatd under test (its config file),
+    # the same users count and updates count as the peak run.
+    "$bin/chatbench" amqp-ceiling --per-user-queues --config "$CHATD_CONFIG" --users "$USERS" \
+        --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" --count "$PEAK_COUNT" "${publishing[@]}" \
+        > "$OUT/amqp-ceiling-per-user-queues.json"
 fi
 
 socketio_answers() {
     curl -s "$chatd/socket.io/?EIO=4&transport=polling" 2>/dev/null | grep -q '^0{'
 }
-if wants fanout || wants peak || wants storm; then
+if wants fanout || wants peak || wants storm || wants storm-polling || wants profile; then
     socketio_answers || { say "chatd does not answer Socket.IO at /socket.io/: fanout, peak and storm not measured"; exit 0; }
 fi
 
 if wants fanout; then
     "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
-        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" > "$OUT/fanout.json"
+        --exchange "$EXCHANGE" --rate "$FANOUT_RATE" --duration "$FANOUT_SECONDS" "${publishing[@]}" \
+        $( [ "$FANOUT_WAIT" = 1 ] || echo --no-wait-for-subscriptions) > "$OUT/fanout.json"
 fi
 
 if wants peak; then
     "$bin/chatbench" fanout --chatd "$chatd" --tokens "$tokens" --clients "$USERS" --amqp-url "$AMQP_URL" \
-        --exchange "$EXCHANGE" --rate 0 --count "$PEAK_COUNT" > "$OUT/fanout-peak.json"
+        --exchange "$EXCHANGE" --rate 0 --count "$PEAK_COUNT" "${publishing[@]}" > "$OUT/fanout-peak.json"
+    if wants ceiling-queues; then
+        json_number() { sed -n "s/^  \"$2\" : \([0-9.]*\).*/\1/p" "$1" | head -1; }
+        peak_rate=$(json_number "$OUT/fanout-peak.json" deliveredPerSecond)
+        bare_rate=$(json_number "$OUT/amqp-ceiling-per-user-queues.json" deliveredPerSecond)
+        cat > "$OUT/peak-ratio.json" <<JSON
+{
+  "benchmark": "peak-ratio",
+  "users": $USERS,
+  "count": $PEAK_COUNT,
+  "publishers": $PUBLISHERS,
+  "confirms": $( [ "$CONFIRMS" = 1 ] && echo true || echo false),
+  "chatdDeliveredPerSecond": ${peak_rate:-null},
+  "bareConsumerPerUserQueuesDeliveredPerSecond": ${bare_rate:-null},
+  "ratio": $(awk -v a="${peak_rate:-0}" -v b="${bare_rate:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'),
+  "target": 0.8
+}
+JSON
+        say "peak: chatd ${peak_rate:-?}/s vs bare consumer of the same per-user queues ${bare_rate:-?}/s"
+    fi
 fi
 
 if wants storm; then
@@ -242,5 +390,80 @@ if wants storm; then
     sleep 2
     "$bin/chatbench" connect-storm --chatd "$chatd" --tokens "$tokens" --clients "$STORM_USERS" \
         --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm.json"
+fi
+
+if wants storm-polling; then
+    # A fresh chatd again: idle long-polling sessions, each client keeping one GET pending.
+    stop_chatd
+    start_chatd storm-polling
+    chatd="http://127.0.0.1:$chatd_port"
+    sleep 2
+    "$bin/chatbench" connect-storm --transport polling --chatd "$chatd" --tokens "$tokens" --clients "$POLL_USERS" \
+        --chatd-pid "$chatd_pid" --hold 10 > "$OUT/connect-storm-polling.json"
+fi
+
+if wants profile; then
+    # Swift symbols demangled when the toolchain's demangler is there.
+    demangle() { if swift demangle --help >/dev/null 2>&1; then swift demangle --simplified; else cat; fi; }
+    # One profiled chatd with $1 idle sockets; files $OUT/profile-$1-*.
+    profile_run() {
+        local count=$1 prefix="$OUT/profile-$1"
+        stop_chatd
+        rm -f "$prefix"-*
+        chatd_wrap=(heaptrack -o "$prefix-heaptrack")
+        start_chatd "profile-$count"
+        chatd_wrap=()
+        chatd="http://127.0.0.1:$chatd_port"
+        sleep 2
+        cat "/proc/$chatd_pid/smaps_rollup" > "$prefix-smaps-before.txt"
+        # The clients stay connected (a long hold); chatd is killed while they are idle, so what heaptrack
+        # sees still allocated at the end is what the open connections hold (and idle chatd).
+        "$bin/chatbench" connect-storm --chatd "$chatd" --tokens "$tokens" --clients "$count" \
+            --chatd-pid "$chatd_pid" --hold 600 > "$work/profile-storm.json" 2> "$work/profile-storm-$count.log" &
+        local storm_pid=$!
+        pids+=("$storm_pid")
+        await_line "$work/profile-storm-$count.log" 'holding for' 600 >/dev/null \
+            || { say "profile: clients did not connect"; cat "$work/profile-storm-$count.log" >&2; exit 1; }
+        sleep 10
+        cat "/proc/$chatd_pid/smaps_rollup" > "$prefix-smaps-after.txt"
+        cat > "$prefix-connections.json" <<JSON
+{
+  "benchmark": "profile",
+  "connections": $count,
+  "connected": $(sed -n 's/.*connect-storm: \([0-9]*\) connected.*/\1/p' "$work/profile-storm-$count.log" | tail -1),
+  "subscriptions": "$(sed -n 's/.*subscriptions \(.*\)$/\1/p' "$work/profile-storm-$count.log" | tail -1)",
+  "rssBeforeKiB": $(sed -n 's/^Rss:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-before.txt"),
+  "rssAfterKiB": $(sed -n 's/^Rss:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-after.txt"),
+  "anonymousBeforeKiB": $(sed -n 's/^Anonymous:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-before.txt"),
+  "anonymousAfterKiB": $(sed -n 's/^Anonymous:[[:space:]]*\([0-9]*\).*/\1/p' "$prefix-smaps-after.txt"),
+  "note": "chatd ran under heaptrack (its bookkeeping is in these figures); per-connection costs: profile-sites.txt"
+}
+JSON
+        kill -KILL "$chatd_pid" 2>/dev/null || true
+        kill -TERM "$storm_pid" 2>/dev/null || true
+        wait "$chatd_wrapper_pid" 2>/dev/null || true
+        wait "$storm_pid" 2>/dev/null || true
+        local data
+        data=$(ls "$prefix"-heaptrack.* 2>/dev/null | head -1)
+        [ -n "$data" ] || { say "profile: heaptrack wrote no data"; exit 1; }
+        heaptrack_print -f "$data" --print-leaks 1 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+            | demangle > "$prefix-heaptrack.txt"
+        heaptrack_print -f "$data" --print-leaks 0 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+            --flamegraph-cost-type leaked -F "$work/leaked.stacks" >/dev/null
+        demangle < "$work/leaked.stacks" > "$prefix-leaked-stacks.txt"
+        # chatd must be running for the scenarios after this one.
+        start_chatd "after-profile-$count"
+        chatd="http://127.0.0.1:$chatd_port"
+    }
+    # Two sizes: the difference per site between them is what one more connection costs, without
+    # idle chatd's own allocations and the first connection's one-time caches.
+    profile_small=$(( PROFILE_USERS / 4 ))
+    profile_run "$profile_small"
+    profile_run "$PROFILE_USERS"
+    python3 tools/measure/leak_sites.py "$OUT/profile-$PROFILE_USERS-leaked-stacks.txt" --connections "$PROFILE_USERS" \
+        --baseline "$OUT/profile-$profile_small-leaked-stacks.txt" --baseline-connections "$profile_small" \
+        > "$OUT/profile-sites.txt"
+    say "profile: $profile_small and $PROFILE_USERS idle sockets under heaptrack; per-connection sites in $OUT/profile-sites.txt"
+    head -30 "$OUT/profile-sites.txt" >&2
 fi
 say "results in $OUT/ (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"

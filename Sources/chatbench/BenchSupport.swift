@@ -89,6 +89,20 @@ func residentKiB(pid: Int32) -> Int? {
     return nil
 }
 
+/// The fields of `/proc/<pid>/smaps_rollup` in KiB (Rss, Pss, Anonymous, Private_Dirty, …): what the
+/// resident memory is made of. Anonymous and Private_Dirty are the process's own heap and stacks, without
+/// the clean file-backed pages of its code and libraries.
+func smapsRollupKiB(pid: Int32) -> [String: Int] {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return [:] }
+    var fields: [String: Int] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count >= 2, parts[0].hasSuffix(":"), let value = Int(parts[1]) else { continue }
+        fields[String(parts[0].dropLast())] = value
+    }
+    return fields
+}
+
 /// Ends the process after the result is printed: the WebSocket clients' tasks and connections end with it.
 func endProcess() -> Never {
     Foundation.exit(0)

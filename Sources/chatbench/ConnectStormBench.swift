@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 
 /// `chatbench connect-storm`: connect one Socket.IO client per token as fast as possible; optionally
-/// hold them idle and read chatd's resident memory per idle connection.
+/// hold them idle and read chatd's resident memory per idle connection. `--transport polling` does the
+/// same with long-polling sessions, each keeping one GET pending as an idle browser tab does.
 struct ConnectStormBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect-storm",
         abstract: "Connect all clients as fast as possible; optionally hold them idle and measure chatd's RSS.")
 
     @Option(help: "chatd base URL, http://host:port.") var chatd: String
+    @Option(help: "Engine.IO transport of the clients: websocket or polling.") var transport: Transport = .websocket
     @Option(help: "File with one JWT per line (one client each).") var tokens: String
     @Option(help: "Use only the first N tokens.") var clients: Int?
     @Option(help: "Handshakes in flight at once.") var concurrency: Int = 1000
@@ -19,19 +21,52 @@ struct ConnectStormBench: AsyncParsableCommand {
     @Option(help: "Wait until chatd's /metrics shows this many update subscriptions (default: the client count when --chatd-pid is set; 0 to skip).")
     var expectSubscriptions: Int?
 
+    enum Transport: String, ExpressibleByArgument, Encodable {
+        case websocket, polling
+    }
+
     struct Parameters: Encodable {
         var chatd: String
+        var transport: Transport
         var clients: Int
         var concurrency: Int
         var holdSeconds: Double
     }
 
+    /// chatd's memory before the first client and after the idle hold; "per connection" is
+    /// (after − before) / clients still connected.
     struct Memory: Encodable {
         var chatdPid: Int32
         var rssBeforeKiB: Int?
         var rssAfterKiB: Int?
-        /// (after − before) / connected clients.
+        /// VmRSS growth per connection.
         var bytesPerConnection: Int?
+        /// smaps_rollup Anonymous: heap and stacks, without the file-backed code pages.
+        var anonymousBeforeKiB: Int?
+        var anonymousAfterKiB: Int?
+        var anonymousBytesPerConnection: Int?
+        /// smaps_rollup Private_Dirty: pages only chatd has written.
+        var privateDirtyBeforeKiB: Int?
+        var privateDirtyAfterKiB: Int?
+        var privateDirtyBytesPerConnection: Int?
+
+        init(pid: Int32, before: [String: Int], rssBefore: Int?, connections: Int) {
+            chatdPid = pid
+            let after = smapsRollupKiB(pid: pid)
+            func perConnection(_ before: Int?, _ after: Int?) -> Int? {
+                guard let before, let after, connections > 0 else { return nil }
+                return (after - before) * 1024 / connections
+            }
+            rssBeforeKiB = rssBefore
+            rssAfterKiB = residentKiB(pid: pid)
+            bytesPerConnection = perConnection(rssBeforeKiB, rssAfterKiB)
+            anonymousBeforeKiB = before["Anonymous"]
+            anonymousAfterKiB = after["Anonymous"]
+            anonymousBytesPerConnection = perConnection(anonymousBeforeKiB, anonymousAfterKiB)
+            privateDirtyBeforeKiB = before["Private_Dirty"]
+            privateDirtyAfterKiB = after["Private_Dirty"]
+            privateDirtyBytesPerConnection = perConnection(privateDirtyBeforeKiB, privateDirtyAfterKiB)
+        }
     }
 
     struct Output: Encodable {
@@ -51,9 +86,13 @@ struct ConnectStormBench: AsyncParsableCommand {
 
     func run() async throws {
         let users = try TokenFile.load(tokens, limit: clients)
-        let fleet = try SocketFleet(chatd: chatd)
+        let fleet: any ClientFleet = switch transport {
+        case .websocket: try SocketFleet(chatd: chatd)
+        case .polling: try PollingFleet(chatd: chatd)
+        }
         let rssBefore = chatdPID.flatMap(residentKiB(pid:))
-        Progress.say("connect-storm: \(users.count) clients to \(fleet.endpoint)")
+        let smapsBefore = chatdPID.map(smapsRollupKiB(pid:)) ?? [:]
+        Progress.say("connect-storm: \(users.count) \(transport.rawValue) clients to \(fleet.endpoint)")
         let start = monotonicNanoseconds()
         let seconds = await fleet.connectAll(users, concurrency: concurrency, timeout: timeout)
         let state = fleet.snapshot()
@@ -80,18 +119,17 @@ struct ConnectStormBench: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(hold))
         }
         let after = fleet.snapshot()
-        let memory = chatdPID.map { pid in
-            let rssAfter = residentKiB(pid: pid)
-            var perConnection: Int?
-            if let rssBefore, let rssAfter, after.connected > 0 {
-                perConnection = (rssAfter - rssBefore) * 1024 / after.connected
-            }
-            return Memory(chatdPid: pid, rssBeforeKiB: rssBefore, rssAfterKiB: rssAfter, bytesPerConnection: perConnection)
+        let stillConnected = after.connected - after.closedAfterConnect
+        let memory = chatdPID.map {
+            Memory(pid: $0, before: smapsBefore, rssBefore: rssBefore, connections: stillConnected)
+        }
+        if let memory {
+            Progress.say("connect-storm: \(stillConnected) idle \(transport.rawValue) connections: \(memory.bytesPerConnection.map(String.init) ?? "?") B RSS, \(memory.anonymousBytesPerConnection.map(String.init) ?? "?") B anonymous, \(memory.privateDirtyBytesPerConnection.map(String.init) ?? "?") B private dirty each")
         }
         let output = Output(
-            parameters: Parameters(chatd: chatd, clients: users.count, concurrency: concurrency, holdSeconds: hold),
+            parameters: Parameters(chatd: chatd, transport: transport, clients: users.count, concurrency: concurrency, holdSeconds: hold),
             connect: connect, subscriptionsReadySeconds: subscriptionsReady, subscriptionsSeen: subscriptionsSeen,
-            stillConnectedAfterHold: after.connected - after.closedAfterConnect, memory: memory)
+            stillConnectedAfterHold: stillConnected, memory: memory)
         try ResultPrinter.print(output)
         endProcess()
     }

@@ -18,7 +18,8 @@ struct FanoutBench: AsyncParsableCommand {
     var rate: Double = 2000
     @Option(help: "Seconds of publishing (count = rate × duration unless --count).") var duration: Double = 30
     @Option(help: "Number of updates (required with --rate 0).") var count: Int?
-    @Option(help: "Unconfirmed publishes allowed at once.") var maxInFlight: Int = 2000
+    @Option(help: "Unconfirmed publishes allowed at once (in total over all publishers).") var maxInFlight: Int = 2000
+    @OptionGroup var publishing: PublisherOptions
     @Option(help: "Handshakes in flight while connecting.") var connectConcurrency: Int = 500
     @Option(help: "Seconds allowed for all clients to connect.") var connectTimeout: Double = 120
     @Flag(inversion: .prefixedNo, help: "Wait for chatd's /metrics to show a subscription per client before publishing.")
@@ -74,8 +75,8 @@ struct FanoutBench: AsyncParsableCommand {
         let total = count ?? Int(rate * duration)
         fleet.expect(updates: total)
         let logger = benchLogger("chatbench.amqp")
-        let publisher = try AMQPPublisher(url: amqpURL, options: .init(connectionName: "chatbench publisher"), logger: logger)
-        try await publisher.declareExchange(exchange)
+        let publishers = try PublisherPool(url: amqpURL, options: publishing, logger: logger)
+        try await publishers.declareExchange(exchange)
 
         Progress.say("fanout: connecting \(users.count) clients to \(fleet.endpoint)")
         let connectSeconds = await fleet.connectAll(users, concurrency: connectConcurrency, timeout: connectTimeout)
@@ -102,10 +103,9 @@ struct FanoutBench: AsyncParsableCommand {
         // Updates go only to users whose client connected, so `lost` measures delivery alone.
         let targets = connected.connectedUsers
 
-        Progress.say("fanout: publishing \(total) updates at \(rate == 0 ? "max" : "\(rate)/s")")
+        Progress.say("fanout: publishing \(total) updates at \(rate == 0 ? "max" : "\(rate)/s") over \(publishing.publishers) publisher(s), \(publishing.confirms ? "confirmed" : "unconfirmed")")
         let stats = await UpdateBurst.publish(count: total, rate: rate, maxInFlight: maxInFlight, userIds: targets,
-                                              factory: factory, exchange: exchange,
-                                              publisher: publisher)
+                                              factory: factory, exchange: exchange, pool: publishers)
         Progress.say("fanout: published \(stats.published), failed \(stats.failed); draining")
         // Late is not lost: wait while deliveries still arrive, and give up only after `drain` seconds
         // without any.
@@ -123,7 +123,7 @@ struct FanoutBench: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        await publisher.close()
+        await publishers.close()
         let result = fleet.snapshot()
         let publishEnd = stats.startedAt + UInt64(stats.issueSeconds * 1e9)
         let span = Double(max(result.lastDeliveryAt, stats.startedAt) - stats.startedAt) / 1e9

@@ -10,7 +10,7 @@ import Synchronization
 /// Each client speaks just enough Engine.IO 4 / Socket.IO 5: waits for the open packet, sends
 /// CONNECT with `{"token": …}`, answers pings, and records `message:new` events whose `content` is a
 /// send time from `UpdateFactory`.
-final class SocketFleet: Sendable {
+final class SocketFleet: Sendable, ClientFleet {
     struct State {
         var connected = 0
         var connectedUsers: [String] = []
@@ -52,6 +52,8 @@ final class SocketFleet: Sendable {
     }
 
     func snapshot() -> State { state.withLock { $0 } }
+
+    func counts() -> (connected: Int, failed: Int) { state.withLock { ($0.connected, $0.failed) } }
 
     /// Sizes the record of which sequence numbers arrived.
     func expect(updates count: Int) {
@@ -154,7 +156,18 @@ final class SocketFleet: Sendable {
             $0.lastDeliveryAt = now
         }
     }
+}
 
+/// Clients of one transport, launched one per user; what `connectAll` needs of a fleet.
+protocol ClientFleet: Sendable {
+    var endpoint: String { get }
+    /// Starts a client for `user`; returns at once. The client lives until the process exits.
+    func launch(_ user: BenchUser)
+    func snapshot() -> SocketFleet.State
+    func counts() -> (connected: Int, failed: Int)
+}
+
+extension ClientFleet {
     /// Launches one client per user, at most `concurrency` handshakes in flight, and waits until every
     /// client has connected or failed (or `timeout` passes). Returns the seconds it took.
     func connectAll(_ users: [BenchUser], concurrency: Int, timeout: Double) async -> Double {
@@ -163,7 +176,8 @@ final class SocketFleet: Sendable {
         var launched = 0
         var lastReport = start
         while true {
-            let (settled, connected) = state.withLock { ($0.connected + $0.failed, $0.connected) }
+            let (connected, failed) = counts()
+            let settled = connected + failed
             while launched < users.count, launched - settled < concurrency {
                 launch(users[launched])
                 launched += 1
@@ -171,7 +185,7 @@ final class SocketFleet: Sendable {
             let now = monotonicNanoseconds()
             if settled >= users.count || now >= deadline { break }
             if now - lastReport >= 2_000_000_000 {
-                Progress.say("connected \(connected)/\(users.count), failed \(settled - connected)")
+                Progress.say("connected \(connected)/\(users.count), failed \(failed)")
                 lastReport = now
             }
             try? await Task.sleep(for: .milliseconds(5))
