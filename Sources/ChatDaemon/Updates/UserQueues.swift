@@ -132,6 +132,9 @@ final class SubscriptionBook: Sendable {
         var wanted = false
         var tag: ConsumerTag?
         var chain: Task<Void, Never>?
+        /// Which `schedule` set `chain`: the last link clears it when done, so a finished task (and the
+        /// memory its allocator kept) is not held for the whole life of the user's connection.
+        var link: UInt64 = 0
     }
 
     private struct State {
@@ -206,9 +209,14 @@ final class SubscriptionBook: Sendable {
     func schedule(_ userId: String, _ work: @escaping @Sendable () async -> Void) {
         state.withLock { state in
             let previous = state.entries[userId, default: Entry()].chain
-            state.entries[userId, default: Entry()].chain = Task {
+            state.entries[userId, default: Entry()].link &+= 1
+            let link = state.entries[userId, default: Entry()].link
+            state.entries[userId, default: Entry()].chain = Task { [self] in
                 await previous?.value
                 await work()
+                self.state.withLock { state in
+                    if state.entries[userId]?.link == link { state.entries[userId]?.chain = nil }
+                }
             }
         }
     }
