@@ -60,6 +60,8 @@ AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 EXCHANGE=chat3_updates
 
 say() { echo "bench: $*" >&2; }
+# libmongoc's per-process shared-memory counters (chatd reads none) warn when a killed process left one.
+export MONGOC_DISABLE_SHM=1
 
 # wrk is a benchmark tool, not a build or test dependency: scripts/deps.sh does not install it.
 if wants wrk && ! command -v wrk >/dev/null; then

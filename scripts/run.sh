@@ -38,6 +38,8 @@ export CHATD_DEV=1 CHATD_STATE_DIR="$run_dir" CHATD_STORE="sqlite://$run_dir/cha
 export CHATD_CONTROL_SOCKET="$run_dir/chatd.sock"
 export CHAT3_API_URL="http://127.0.0.1:$sim_port/api" CHAT3_API_KEY_FILE="$key_file"
 export CORS_ORIGINS="${CORS_ORIGINS:-*}"
+# libmongoc's per-process shared-memory counters (chatd reads none) warn when a killed process left one.
+export MONGOC_DISABLE_SHM=1
 
 "$bin/chat3-sim" --port "$sim_port" --api-key "$(cat "$key_file")" > "$run_dir/chat3-sim.log" 2>&1 &
 pids+=($!)
@@ -66,6 +68,7 @@ export CHATD_CONTROL_SOCKET='$run_dir/chatd.sock'
 export CHAT3_API_URL='http://127.0.0.1:$sim_port/api'
 export CHAT3_API_KEY_FILE='$key_file'
 export CHATD_URL='http://127.0.0.1:$port'
+export MONGOC_DISABLE_SHM=1
 export TOKEN='$token'
 export PATH='$bin':"\$PATH"
 ENV

@@ -69,10 +69,12 @@ enum MongoDriver {
     /// libmongoc must be initialized once per process before any other call. Its own log lines
     /// (stderr by default, debug included) go to swift-log instead, so the executable decides.
     private static let initialized: Bool = {
-        // The handler goes in before mongoc_init: init itself may warn ("Falling back to malloc for
-        // counters" when shared memory is short), and that line must follow the executable's log
-        // settings, not land on chatctl's stderr. Never setenv here (e.g. MONGOC_DISABLE_SHM): changing
-        // the environment while other threads start processes is a crash waiting to happen.
+        // The handler goes in before mongoc_init, so whatever init logs follows the executable's log
+        // settings. Debian's libmongoc also initializes itself when it is loaded, before any of our
+        // code: its "Falling back to malloc for counters" (a dead process left its shared-memory
+        // segment under a reused pid) cannot be routed, only prevented with MONGOC_DISABLE_SHM=1 in the
+        // environment chatd starts with (the systemd unit and the test fixtures set it). Never setenv
+        // here: changing the environment while other threads start processes is a crash waiting to happen.
         mongoc_log_set_handler({ level, domain, message, _ in
             MongoDriver.forwardLog(level: level, domain: domain, message: message)
         }, nil)

@@ -22,6 +22,13 @@ public struct CommandResult: Sendable {
     public var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 }
 
+/// The environment every child of the tests gets: ours, with `extra` on top. libmongoc (in chatd and
+/// chatctl) makes a shared-memory segment per process at load and warns on stderr when a killed test
+/// process left one under a reused pid; the tests kill processes all the time, so that is turned off.
+func childEnvironment(_ extra: [String: String]) -> [String: String] {
+    ProcessInfo.processInfo.environment.merging(["MONGOC_DISABLE_SHM": "1"]) { $1 }.merging(extra) { $1 }
+}
+
 /// Runs a program to completion with extra environment, optional stdin text, and a timeout.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        stdin: String? = nil, timeoutSeconds: Double = 60) async throws -> CommandResult {
@@ -40,7 +47,7 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
         input = try FileHandle(forReadingFrom: inURL)
     }
     let child = try ChildProcess(executable: executable, arguments: arguments,
-                                 environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                 environment: childEnvironment(environment),
                                  stdin: input.map { .descriptor($0.fileDescriptor) } ?? .null,
                                  stdout: .descriptor(out.fileDescriptor), stderr: .descriptor(err.fileDescriptor))
     try? out.close(); try? err.close(); try? input?.close()
@@ -70,7 +77,7 @@ public final class ServiceProcess: Sendable {
         let handle = try FileHandle(forWritingTo: logURL)
         defer { try? handle.close() }
         child = try ChildProcess(executable: executable, arguments: arguments,
-                                 environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                 environment: childEnvironment(environment),
                                  stdin: .null, stdout: .descriptor(handle.fileDescriptor),
                                  stderr: .descriptor(handle.fileDescriptor))
     }
