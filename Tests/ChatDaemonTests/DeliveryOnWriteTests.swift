@@ -124,26 +124,6 @@ struct DeliveryHarness {
 
 enum DeliveryHarnessError: Error { case setUp(String) }
 
-/// What the raw client printed: RECEIVED, DUPLICATES, IDS.
-struct RawReport {
-    var received = 0
-    var duplicates = 0
-    var ids: [String] = []
-
-    init(_ log: String) {
-        for line in log.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            switch parts[0] {
-            case "RECEIVED": received = Int(parts[1]) ?? -1
-            case "DUPLICATES": duplicates = Int(parts[1]) ?? -1
-            case "IDS": ids = parts[1].split(separator: ",").map(String.init)
-            default: break
-            }
-        }
-    }
-}
-
 @Suite("Updates are acked only once written", .serialized)
 struct DeliveryOnWriteTests {
     @Test("a polling client whose network stops: a new socket 3 s later gets all 20 updates sent meanwhile")

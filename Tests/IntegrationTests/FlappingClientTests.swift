@@ -113,23 +113,3 @@ enum PythonPaths {
         RepositoryRoot.find()!.appendingPathComponent("tools/testclients/\(name)").path
     }
 }
-
-/// What eio_raw.py printed: RECEIVED, DUPLICATES, IDS.
-struct RawReport {
-    var received = 0
-    var duplicates = 0
-    var ids: [String] = []
-
-    init(_ log: String) {
-        for line in log.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            switch parts[0] {
-            case "RECEIVED": received = Int(parts[1]) ?? -1
-            case "DUPLICATES": duplicates = Int(parts[1]) ?? -1
-            case "IDS": ids = parts[1].split(separator: ",").map(String.init)
-            default: break
-            }
-        }
-    }
-}
