@@ -61,7 +61,7 @@ extension ConfigKey {
                   "routing keys binding a user's queue to the updates exchange (seed-era and current Chat3)"),
         ConfigKey("rabbitmq.queue_expires", default: "1h",
                   "how long a user's queue outlives its last socket (x-expires); 0 deletes it on disconnect"),
-        ConfigKey("rabbitmq.subscribe_wait", default: "2s",
+        ConfigKey("rabbitmq.subscribe_wait", default: "10s",
                   "how long a Socket.IO CONNECT waits for the user's update queue before it is answered anyway"),
         ConfigKey("rabbitmq.prefetch", default: "256", "unacknowledged deliveries per consumer channel"),
         ConfigKey("realtime.outbox_limit", default: "4194304",

@@ -69,6 +69,14 @@ struct DeliveryHarness {
         await publisher.close()
     }
 
+    /// Waits until the user's queue is bound and consumed here. A CONNECT is answered at
+    /// `rabbitmq.subscribe_wait` even when the subscription is not there yet (a loaded broker), and what
+    /// Chat3 publishes before the binding exists is routed nowhere; these tests are about what follows.
+    func subscribed(_ userId: UserID) async throws {
+        let queues = realTime.services.pipeline.userQueues
+        try await waitUntil(seconds: 60) { queues.isSubscribed(userId.rawValue) }
+    }
+
     static func messageIds(_ range: Range<Int>) -> Set<String> {
         Set(range.map { "msg_\(String(format: "%020d", $0))" })
     }
@@ -141,6 +149,7 @@ struct DeliveryOnWriteTests {
             let stalled = try h.raw(["stall-poll", "--port", "\(port)", "--token", token], name: "stalled")
             defer { Task { await stalled.stop(signal: SIGKILL) } }
             _ = try await stalled.waitForLine("STALLED")
+            try await h.subscribed(ann.userId)
             try await Task.sleep(for: .milliseconds(300))
             try await h.publish(ann.userId, 0..<20)
             try await Task.sleep(for: .seconds(3))
@@ -174,6 +183,7 @@ struct DeliveryOnWriteTests {
                                   "--idle", "5"], name: "slow")
             defer { Task { await slow.stop(signal: SIGKILL) } }
             _ = try await slow.waitForLine("STALLED")
+            try await h.subscribed(bob.userId)
             try await h.publish(bob.userId, 0..<total, padding: 1000)
             try await waitUntil(seconds: 60) { await h.hub.server.sockets(of: bob.userId).isEmpty }
             let queued = try await h.settledQueue(of: bob.userId)
@@ -261,6 +271,7 @@ struct DeliveryOnWriteTests {
             defer { Task { await client.stop(signal: SIGKILL) } }
             _ = try await client.waitForLine("CONNECTED")
             let socket = try #require(await h.hub.server.sockets(of: cara.userId).first)
+            try await h.subscribed(cara.userId)
             try await h.publish(cara.userId, 0..<5)
             _ = try await client.waitForLine("READ 5")
             // Five more, written (and acked) into the socket while the client does not read: lost with

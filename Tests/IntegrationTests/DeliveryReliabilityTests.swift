@@ -100,6 +100,13 @@ struct DeliveryReliabilityTests {
                 _ = try await client.waitForLine("CONNECTED 2", timeoutSeconds: 30)
                 clients.append(client)
             }
+            // A CONNECT is answered at rabbitmq.subscribe_wait even when a loaded broker has not bound the
+            // queue yet; what is published before the binding exists is routed nowhere.
+            for instance in instances {
+                let metrics = try await MetricsProbe.waitFor("chatd_amqp_subscriptions 1.0", at: instance.baseURL,
+                                                             timeoutSeconds: 60)
+                #expect(metrics.contains("chatd_amqp_subscriptions 1.0"), "\(instance.service.log)")
+            }
             let publisher = AMQPPublisher(url: try AMQPURL(RabbitMQFixture.amqpURL), logger: DeliveryFixture.quietLogger)
             try await publisher.declareExchange(exchange)
             for sequence in 0..<updates {

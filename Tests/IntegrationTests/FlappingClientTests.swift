@@ -53,6 +53,11 @@ struct FlappingClientTests {
                 clients.append(client)
                 _ = try await client.waitForLine("CONNECTED", timeoutSeconds: 60)
             }
+            // Both queues bound before publishing: a CONNECT is answered at rabbitmq.subscribe_wait even
+            // when a loaded broker has not bound the queue yet, and what comes before that is routed nowhere.
+            let subscribed = try await MetricsProbe.waitFor("chatd_amqp_subscriptions 2.0", at: chatd.baseURL,
+                                                            timeoutSeconds: 60)
+            #expect(subscribed.contains("chatd_amqp_subscriptions 2.0"), "\(chatd.service.log)")
 
             let publisher = AMQPPublisher(url: try AMQPURL(RabbitMQFixture.amqpURL), logger: DeliveryFixture.quietLogger)
             try await publisher.declareExchange(exchange)
