@@ -95,7 +95,7 @@ extension ConfigKey {
         ConfigKey("auth.max_attempts", default: "5", "wrong attempts that invalidate a code"),
         ConfigKey("auth.resend_cooldown", default: "60s", "minimum time between two codes for one phone"),
         ConfigKey("auth.phone_hourly_limit", default: "10", "codes per phone per hour"),
-        ConfigKey("auth.ip_hourly_limit", default: "30", "code requests per client address per hour"),
+        ConfigKey("auth.ip_hourly_limit", default: "30", "code requests per client address (an IPv6 client as its /64) per hour"),
         ConfigKey("auth.verify_phone_hourly_limit", default: "10",
                   "wrong codes per phone per hour, over all its codes (then 429 with Retry-After)"),
         ConfigKey("auth.verify_ip_hourly_limit", default: "20",

@@ -207,6 +207,29 @@ extension LimitsTests {
 }
 
 extension LimitsTests {
+    @Test("auth.ip_hourly_limit counts an IPv6 client by its /64: another address of the same /64 is refused 429 rate_limited, another /64 is served")
+    func loginLimitPerIPv6Prefix() async throws {
+        // Loopback is the trusted proxy, so X-Forwarded-For names the client, as nginx would.
+        let fixture = try await Fixture.start(config: "[server]\ntrusted_proxies = \"127.0.0.1\"\n[auth]\nip_hourly_limit = 2\n")
+        defer { fixture.directory.remove() }
+        func requestCode(from client: String, phone: String) async throws -> HTTPResult {
+            try await HTTPTestClient.send("POST", "\(fixture.chatd.baseURL)/api/auth/request-code",
+                                          headers: ["X-Forwarded-For": client, "Content-Type": "application/json"],
+                                          body: Data(#"{"phone":"\#(phone)","name":"Six"}"#.utf8))
+        }
+        #expect(try await requestCode(from: "2001:db8:5:6::a", phone: "79005556601").status == 200)
+        #expect(try await requestCode(from: "2001:db8:5:6:1:2:3:4", phone: "79005556602").status == 200)
+        // A third address of the same /64: the same host picking a fresh privacy address.
+        let sameHost = try await requestCode(from: "2001:db8:5:6::ffff", phone: "79005556603")
+        #expect(sameHost.status == 429)
+        #expect(sameHost.json?["code"] == "rate_limited", "\(sameHost.text)")
+        #expect(try await requestCode(from: "2001:db8:5:7::a", phone: "79005556604").status == 200, "another /64 is another client")
+        #expect(try await requestCode(from: "203.0.113.20", phone: "79005556605").status == 200)
+        #expect(await fixture.chatd.service.stop() == 0)
+    }
+}
+
+extension LimitsTests {
     @Test("a request body trickled a byte at a time past server.request_body_timeout gets 408 request_timeout and a close, though it never went idle; a complete body on a keep-alive connection is not cut later, and a bystander is served")
     func requestBodyTimeout() async throws {
         let fixture = try await Fixture.start(config: "[server]\nrequest_body_timeout = \"2s\"\n")

@@ -88,8 +88,9 @@ struct AuthRoutes {
             let phone = try Self.string(body, "phone", required: true)!
             let name = try Self.string(body, "name", required: false)
             do {
-                let client = proxies.clientAddress(peer: context.clientAddress,
-                                                   forwardedFor: request.headers[Self.forwardedFor])
+                // Counted as the per-address caps count it: an IPv6 client by its /64.
+                let client = proxies.limitAddress(peer: context.clientAddress,
+                                                  forwardedFor: request.headers[Self.forwardedFor])
                 let isNew = try await logins.requestCode(phone: phone, name: name, clientAddress: client)
                 metrics.authCodesIssued.increment()
                 return JSONResponse.ok(["message": "Verification code sent", "isNewUser": .bool(isNew)])
@@ -104,8 +105,9 @@ struct AuthRoutes {
             let phone = try Self.string(body, "phone", required: true)!
             let code = try Self.string(body, "code", required: true)!
             do {
-                let client = proxies.clientAddress(peer: context.clientAddress,
-                                                   forwardedFor: request.headers[Self.forwardedFor])
+                // Counted as the per-address caps count it: an IPv6 client by its /64.
+                let client = proxies.limitAddress(peer: context.clientAddress,
+                                                  forwardedFor: request.headers[Self.forwardedFor])
                 let (token, user) = try await logins.verifyCode(phone: phone, code: code, clientAddress: client)
                 return JSONResponse.ok(["token": .string(token), "user": Self.userJSON(user)])
             } catch let error as AuthError {
