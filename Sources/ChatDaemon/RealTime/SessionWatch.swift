@@ -46,14 +46,20 @@ struct SessionWatch: Sendable {
         let expired = await closeExpired()
         let open = await server.connectedSockets
         guard !open.isEmpty else { return expired }
+        // Grouped once: filtering every open socket per token and per user was quadratic in the sockets.
+        var byToken: [String: [SocketID]] = [:], byUser: [UserID: [SocketID]] = [:]
+        for (socket, user) in open {
+            if let tokenID = user.tokenID { byToken[tokenID, default: []].append(socket) }
+            byUser[user.id, default: []].append(socket)
+        }
         var closing: Set<SocketID> = []
         do {
-            for tokenID in Set(open.values.compactMap(\.tokenID)) where try await tokens.isRevoked(jti: tokenID) {
-                closing.formUnion(open.filter { $0.value.tokenID == tokenID }.keys)
+            for (tokenID, sockets) in byToken where try await tokens.isRevoked(jti: tokenID) {
+                closing.formUnion(sockets)
             }
-            for userId in Set(open.values.map(\.id)) where try await !tokens.isActive(userId) {
+            for (userId, sockets) in byUser where try await !tokens.isActive(userId) {
                 tokens.forget(user: userId)
-                closing.formUnion(open.filter { $0.value.id == userId }.keys)
+                closing.formUnion(sockets)
             }
         } catch {
             logger.warning("session recheck could not read the store", metadata: ["error": "\(error)"])
