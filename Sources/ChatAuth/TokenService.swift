@@ -104,15 +104,16 @@ public struct TokenService: Sendable {
         accepted.forget(user: userId.rawValue)
     }
 
-    /// Read from the store now, never from the cache: for open sockets, which were authenticated once
-    /// at CONNECT and must follow revocations, disables and deletes written by any process.
-    public func isRevoked(jti: String) async throws -> Bool {
-        try await store.isTokenRevoked(jti: jti)
+    /// Of `jtis`, the revoked ones, read from the store now, never from the cache, in a few queries: for
+    /// open sockets, which were authenticated once at CONNECT and must follow revocations, disables and
+    /// deletes written by any process.
+    public func revoked(among jtis: [String]) async throws -> Set<String> {
+        try await store.revokedTokens(among: jtis)
     }
 
-    /// Whether the user still exists and is active, read from the store now (see `isRevoked`).
-    public func isActive(_ userId: UserID) async throws -> Bool {
-        try await store.user(id: userId)?.status == .active
+    /// Of `ids`, the users that still exist and are active, read from the store now (see `revoked(among:)`).
+    public func active(among ids: [UserID]) async throws -> Set<UserID> {
+        try await store.activeUsers(among: ids)
     }
 
     /// Makes the next check of the token `jti` read the store: for a revocation another process wrote and

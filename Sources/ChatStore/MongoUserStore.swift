@@ -206,6 +206,33 @@ public final class MongoUserStore: UserStore, LegacyUserSeeding {
         }
     }
 
+    public func revokedTokens(among jtis: [String]) async throws -> Set<String> {
+        try await perform { session throws(StoreError) in
+            var revoked: Set<String> = []
+            for start in stride(from: 0, to: jtis.count, by: storeBatchSize) {
+                let batch = jtis[start..<min(start + storeBatchSize, jtis.count)].map { BSONValue.string($0) }
+                let found = try session.find(Collection.revokedTokens, filter: ["_id": .document(["$in": .array(batch)])],
+                                             projection: ["_id": .int32(1)])
+                revoked.formUnion(found.compactMap { $0["_id"]?.stringValue })
+            }
+            return revoked
+        }
+    }
+
+    public func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
+        try await perform { session throws(StoreError) in
+            var active: Set<UserID> = []
+            for start in stride(from: 0, to: ids.count, by: storeBatchSize) {
+                let batch = ids[start..<min(start + storeBatchSize, ids.count)].map { BSONValue.string($0.rawValue) }
+                let filter: BSONDocument = ["userId": .document(["$in": .array(batch)]),
+                                            "status": .string(UserStatus.active.rawValue)]
+                let found = try session.find(Collection.users, filter: filter, projection: ["userId": .int32(1)])
+                active.formUnion(found.compactMap { $0["userId"]?.stringValue.flatMap(UserID.init(rawValue:)) })
+            }
+            return active
+        }
+    }
+
     public func purgeExpired(now: Date) async throws -> Int {
         try await perform { session throws(StoreError) in
             let expired: BSONDocument = ["expiresAt": .document(["$lt": .date(now)])]

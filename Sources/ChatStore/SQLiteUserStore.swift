@@ -279,6 +279,33 @@ public final class SQLiteUserStore: UserStore, LegacyUserSeeding {
         }
     }
 
+    public func revokedTokens(among jtis: [String]) async throws -> Set<String> {
+        try await read { db in
+            var revoked: Set<String> = []
+            for start in stride(from: 0, to: jtis.count, by: storeBatchSize) {
+                let batch = Array(jtis[start..<min(start + storeBatchSize, jtis.count)])
+                let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
+                revoked.formUnion(try String.fetchAll(db, sql: "SELECT jti FROM revoked_tokens WHERE jti IN (\(marks))",
+                                                      arguments: StatementArguments(batch)))
+            }
+            return revoked
+        }
+    }
+
+    public func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
+        try await read { db in
+            var active: Set<UserID> = []
+            for start in stride(from: 0, to: ids.count, by: storeBatchSize) {
+                let batch = ids[start..<min(start + storeBatchSize, ids.count)].map(\.rawValue)
+                let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
+                let found = try String.fetchAll(db, sql: "SELECT userId FROM users WHERE status = ? AND userId IN (\(marks))",
+                                                arguments: StatementArguments([UserStatus.active.rawValue] + batch))
+                active.formUnion(found.compactMap(UserID.init(rawValue:)))
+            }
+            return active
+        }
+    }
+
     public func purgeExpired(now: Date) async throws -> Int {
         try await write { db in
             let time = now.timeIntervalSince1970

@@ -114,6 +114,11 @@ public protocol UserStore: Sendable {
 
     func revokeToken(jti: String, expiresAt: Date) async throws
     func isTokenRevoked(jti: String) async throws -> Bool
+    /// Of `jtis`, the revoked ones, asked in a few queries however many there are: the session recheck
+    /// asks about the token of every open socket.
+    func revokedTokens(among jtis: [String]) async throws -> Set<String>
+    /// Of `ids`, the users that exist and are active, asked in a few queries (see `revokedTokens`).
+    func activeUsers(among ids: [UserID]) async throws -> Set<UserID>
     /// Removes revocations and counters whose time has passed; returns how many went.
     func purgeExpired(now: Date) async throws -> Int
 
@@ -136,3 +141,8 @@ public protocol UserStore: Sendable {
 public protocol LegacyUserSeeding: UserStore {
     func insertLegacyUsers(_ users: [LegacyUser]) async throws
 }
+
+/// How many values one `IN`/`$in` query of the batched reads carries: under SQLite's default limit of
+/// host parameters, and a small command for a document store.
+let storeBatchSize = 500
+

@@ -59,6 +59,16 @@ final class InstrumentedStore: UserStore, Sendable {
         return try await base.isTokenRevoked(jti: jti)
     }
 
+    func revokedTokens(among jtis: [String]) async throws -> Set<String> {
+        state.withLock { $0.reads += 1 }
+        return try await base.revokedTokens(among: jtis)
+    }
+
+    func activeUsers(among ids: [UserID]) async throws -> Set<UserID> {
+        state.withLock { $0.reads += 1 }
+        return try await base.activeUsers(among: ids)
+    }
+
     func createUser(_ user: User) async throws { try await base.createUser(user) }
     func user(phone: Phone) async throws -> User? { try await base.user(phone: phone) }
     func listUsers(_ query: UserQuery) async throws -> [User] { try await base.listUsers(query) }

@@ -293,6 +293,34 @@ struct UserStoreBehaviourTests {
         }
     }
 
+    @Test("the session recheck's batched reads answer exactly the revoked tokens and the active users, past one batch", arguments: StoreKind.allCases)
+    func batchedSessionReads(kind: StoreKind) async throws {
+        try await StoreFixture.withStore(kind) { store throws in
+            // 1,200 asked of each: more than two batches, so a batch boundary dropping or doubling shows.
+            let expires = Date().addingTimeInterval(3600)
+            let jtis = (0..<1200).map { "jti-\($0)" }
+            let revoked = Set(jtis.enumerated().filter { $0.offset % 7 == 0 }.map(\.element))
+            for jti in revoked { try await store.revokeToken(jti: jti, expiresAt: expires) }
+            try await store.revokeToken(jti: "jti-not-asked", expiresAt: expires)
+            #expect(try await store.revokedTokens(among: jtis) == revoked)
+            #expect(try await store.revokedTokens(among: []) == [])
+
+            var users: [User] = []
+            for index in 0..<30 {
+                let user = makeUser(phone: "7900222\(String(format: "%04d", index))")
+                try await store.createUser(user)
+                users.append(user)
+            }
+            _ = try await store.setStatus(id: users[3].userId, to: .disabled)
+            try await store.deleteUser(id: users[4].userId)
+            let strangers = (0..<1170).map { _ in UserID.generate() }
+            let asked = users.map(\.userId) + strangers
+            let expected = Set(users.map(\.userId)).subtracting([users[3].userId, users[4].userId])
+            #expect(try await store.activeUsers(among: asked.shuffled()) == expected)
+            #expect(try await store.activeUsers(among: []) == [])
+        }
+    }
+
     // MARK: migrations
 
     @Test("the migrations ledger keeps each migration once, in id order", arguments: StoreKind.allCases)
