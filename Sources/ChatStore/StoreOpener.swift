@@ -20,6 +20,45 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// The same store however its URL spells it, for the instance lock (two chatd on one store must not
+    /// take it for two): a SQLite file by its real path (symlinks, `.`, `..` and doubled slashes resolved),
+    /// a MongoDB database by its hosts (lowercased, sorted, the default port written out) and database
+    /// name, without credentials or options.
+    public var identity: String {
+        switch self {
+        case .sqlite(let path):
+            return "sqlite://" + Self.realPath(path)
+        case .mongo(let url):
+            guard let schemeEnd = url.range(of: "://") else { return url }
+            let scheme = url[..<schemeEnd.lowerBound].lowercased()
+            var rest = url[schemeEnd.upperBound...]
+            if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
+            if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+            let slash = rest.firstIndex(of: "/")
+            let database = slash.map { String(rest[rest.index(after: $0)...]) } ?? ""
+            let hosts = rest[..<(slash ?? rest.endIndex)].split(separator: ",").map { host -> String in
+                let host = host.lowercased()
+                // An SRV name has no port; a bracketed IPv6 host has one only after "]".
+                let hasPort = host.hasPrefix("[") ? host.contains("]:") : host.contains(":")
+                return scheme == "mongodb" && !hasPort ? host + ":27017" : host
+            }
+            return "\(scheme)://\(hosts.sorted().joined(separator: ","))/\(database.isEmpty ? MongoURL.defaultDatabase : database)"
+        }
+    }
+
+    /// `path` with symlinks resolved: the whole path when the file exists, else its directory's.
+    private static func realPath(_ path: String) -> String {
+        func resolved(_ path: String) -> String? {
+            guard let pointer = realpath(path, nil) else { return nil }
+            defer { free(pointer) }
+            return String(cString: pointer)
+        }
+        if let full = resolved(path) { return full }
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let directory = url.deletingLastPathComponent().path
+        return (resolved(directory) ?? directory) + "/" + url.lastPathComponent
+    }
+
     /// The URL without credentials, for logs and status output.
     public var redacted: String {
         switch self {

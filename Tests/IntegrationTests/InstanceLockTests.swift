@@ -58,6 +58,28 @@ struct InstanceLockTests {
         }
     }
 
+    @Test("a second chatd reaching the first one's SQLite file through a symlinked directory is the same instance on the same store: it exits 78")
+    func sameStoreThroughSymlinkRefused() async throws {
+        try await RabbitMQFixture.with { broker in
+            let directory = try TemporaryDirectory("instance-lock")
+            defer { directory.remove() }
+            let shared = try Self.environment(directory, broker: broker, template: nil)
+            let first = try await ChatdProcess.start(environment: try Self.own(shared, directory, "first"),
+                                                     logURL: directory.url.appendingPathComponent("first.log"))
+            defer { Task { await first.service.stop() } }
+            let link = directory.path("store-link")
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: directory.url.path)
+            var second = try Self.own(shared, directory, "second")
+            second["CHATD_STORE"] = "sqlite://\(link)/./users.sqlite"
+            let refused = try await runCommand(ChatBinaries.path("chatd"), ["--port", "0", "--host", "127.0.0.1"],
+                                               environment: second, timeoutSeconds: 60)
+            #expect(refused.status == 78, "\(refused.stderr)")
+            #expect(refused.stderr.contains(Self.refusal), "\(refused.stderr)")
+            #expect(first.service.isRunning)
+            #expect(await first.service.stop() == 0)
+        }
+    }
+
     @Test("two chatd with distinct instance names on one broker and store both run and hold their own lock")
     func distinctInstancesBothRun() async throws {
         try await RabbitMQFixture.with { broker in

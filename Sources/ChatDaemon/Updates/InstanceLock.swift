@@ -1,5 +1,6 @@
 import ChatAMQP
 import ChatConfig
+import ChatStore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -71,7 +72,9 @@ public final class InstanceLock: Service, Sendable {
 
     static func queueName(instance: String, config: ChatdConfig) -> String {
         let resolvedTemplate = config.queues.template.replacingOccurrences(of: "{instance}", with: config.queues.instance)
-        return "chatd.instance-lock.\(instance).\(fnv1a(resolvedTemplate + "\n" + config.storeURL))"
+        // The store as it is, not as the URL spells it: one file reached by two paths is one store.
+        let store = (try? StoreLocation(parsing: config.storeURL))?.identity ?? config.storeURL
+        return "chatd.instance-lock.\(instance).\(fnv1a(resolvedTemplate + "\n" + store))"
     }
 
     /// A stable hash (Swift's `Hasher` is seeded per process); hides the store URL's password too.
