@@ -58,6 +58,7 @@ public struct ChatdConfig: Sendable, Equatable {
     public var ipHourlyLimit: Int
     public var verifyPhoneHourlyLimit: Int
     public var verifyIPHourlyLimit: Int
+    public var phoneSearchHourlyLimit = 30
     /// Timeouts, caps and rates per connection (see `ServerLimits`).
     public var limits = ServerLimits()
 

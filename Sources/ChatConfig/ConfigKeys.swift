@@ -100,6 +100,8 @@ extension ConfigKey {
                   "wrong codes per phone per hour, over all its codes (then 429 with Retry-After)"),
         ConfigKey("auth.verify_ip_hourly_limit", default: "20",
                   "wrong codes or unknown phones per client address per hour (then 429 with Retry-After)"),
+        ConfigKey("auth.phone_search_hourly_limit", default: "30",
+                  "user searches by exact phone number per caller per hour (then 429 with Retry-After), so a list of numbers cannot be checked for who uses chatd"),
     ] + ServerLimits.keys
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }

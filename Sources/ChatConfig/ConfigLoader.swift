@@ -156,6 +156,7 @@ public struct ConfigLoader: Sendable {
             verifyIPHourlyLimit: try reader.int("auth.verify_ip_hourly_limit", in: 1...1_000_000),
             limits: try ServerLimits(reader))
         config.logFormat = try reader.choice("log.format")
+        config.phoneSearchHourlyLimit = try reader.int("auth.phone_search_hourly_limit", in: 1...1_000_000)
         config.settings = raw.mapValues(\.value)
         try reader.finish()
         return config

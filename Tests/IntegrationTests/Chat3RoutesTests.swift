@@ -29,11 +29,13 @@ struct Chat3Stack {
     }
 
     /// chat3-sim, then chatd with a 1 s Chat3 request timeout.
-    static func start() async throws -> Chat3Stack {
+    /// `extraConfig`: more TOML sections for the test's own keys.
+    static func start(extraConfig: String = "") async throws -> Chat3Stack {
         let directory = try TemporaryDirectory("chat3-routes")
         let (sim, port) = try await startSim(directory)
         let config = directory.path("chatd.toml")
-        try "[chat3]\nrequest_timeout = \"1s\"\nconnect_timeout = \"1s\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try ("[chat3]\nrequest_timeout = \"1s\"\nconnect_timeout = \"1s\"\n" + extraConfig)
+            .write(toFile: config, atomically: true, encoding: .utf8)
         let environment = [
             "CHATD_STORE": "sqlite://\(directory.path("users.sqlite"))",
             "CHATD_STATE_DIR": directory.url.path,

@@ -87,6 +87,34 @@ struct FrontendRoutesTests {
         await stack.stop()
     }
 
+    @Test("searches by exact phone past auth.phone_search_hourly_limit get 429 rate_limited with Retry-After, counted per caller; name searches and other callers are served")
+    func phoneSearchLimit() async throws {
+        let stack = try await Chat3Stack.start(extraConfig: "[auth]\nphone_search_hourly_limit = 3\n")
+        let ann = try await stack.user("Ann Phone", phone: "79001120001")
+        let bob = try await stack.user("Bob Prober", phone: "79001120002")
+        let cid = try await stack.user("Cid", phone: "79001120003")
+        // Found or not, each search by number counts.
+        for number in ["79001120001", "79001129998", "79001129999"] {
+            let allowed = try await stack.call("GET", "/api/users?search=\(number)", as: bob)
+            #expect(allowed.status == 200, "\(allowed.text)")
+        }
+        let refused = try await stack.call("GET", "/api/users?search=79001120003", as: bob)
+        #expect(refused.status == 429, "\(refused.text)")
+        #expect(refused.json?["code"] == "rate_limited")
+        let retryAfter = try #require(refused.header("Retry-After").flatMap { Int($0) })
+        #expect(retryAfter > 0 && retryAfter <= 3600)
+        #expect(refused.json?["data"] == nil, "a refusal shows nobody: \(refused.text)")
+        let byName = try await stack.call("GET", "/api/users?search=Ann%20Phone", as: bob)
+        #expect(byName.status == 200)
+        #expect(byName.json?["data"]?.arrayValue?.first?["userId"] == .string(ann.id))
+        let other = try await stack.call("GET", "/api/users?search=79001120001", as: cid)
+        #expect(other.status == 200)
+        #expect(other.json?["data"]?.arrayValue?.first?["userId"] == .string(ann.id))
+        let metrics = try await HTTPTestClient.send("GET", "\(stack.chatd.baseURL)/metrics").text
+        #expect(LimitsTests.hits("phone_search", inMetrics: metrics) == 1)
+        await stack.stop()
+    }
+
     @Test("GET /api/users finds active users by part of their name or by exact phone, shows userId and name only, never the caller, never a phone number")
     func userSearch() async throws {
         let stack = try await Chat3Stack.start()

@@ -16,9 +16,13 @@ struct UserRoutes {
     static let searchCap = 200
 
     let store: any UserStore
+    let phoneSearchHourlyLimit: Int
+    let metrics: ChatMetrics
 
     init(services: DaemonServices) {
         store = services.store
+        phoneSearchHourlyLimit = services.config.phoneSearchHourlyLimit
+        metrics = services.metrics
     }
 
     var routes: [APIRoute] {
@@ -33,7 +37,7 @@ struct UserRoutes {
                                                             required: ["userId", "name"])),
                          "pagination": Schema.pagination,
                      ], required: ["data", "pagination"]),
-                     errors: [400, 503], handler: { try await self.search($0, $1) }),
+                     errors: [400, 429, 503], handler: { try await self.search($0, $1) }),
             APIRoute(method: .get, path: "/api/users/me", summary: "The caller's profile", tag: "users",
                      response: Schema.object(["data": Schema.object([
                          "userId": Schema.pattern(OpenAPIDocument.userIDPattern), "name": Schema.string,
@@ -69,6 +73,7 @@ struct UserRoutes {
         else { throw APIError.badRequest("search must be 2 to 100 characters") }
         var found: [User]
         if let phone = Self.phone(text) {
+            try await countPhoneSearch(by: me)
             found = try await store.user(phone: phone).map { [$0] } ?? []
             found.removeAll { $0.status != .active }
         } else {
@@ -76,6 +81,22 @@ struct UserRoutes {
         }
         found.removeAll { $0.userId == me }
         return Self.page(Array(found.prefix(Self.searchCap)), page: page, limit: limit)
+    }
+
+    /// Counts one exact-phone search of `caller` against `auth.phone_search_hourly_limit`, in the store so
+    /// that every instance shares the count. Whoever types a full number already knows it, but a caller
+    /// with a list of numbers could otherwise learn which of them use chatd.
+    private func countPhoneSearch(by caller: UserID) async throws {
+        let window = 3600.0, now = Date().timeIntervalSince1970
+        let start = (now / window).rounded(.down) * window
+        let count = try await store.incrementCounter(key: "phonesearch:\(caller.rawValue)",
+                                                     windowStart: Date(timeIntervalSince1970: start),
+                                                     expiresAt: Date(timeIntervalSince1970: start + window))
+        guard count <= phoneSearchHourlyLimit else {
+            metrics.limitHits("phone_search").increment()
+            throw APIError.rateLimited(retryAfterSeconds: max(1, Int((start + window - now).rounded(.up))),
+                                       message: "too many searches by phone number; try again later")
+        }
     }
 
     /// A query value decoded as HTML forms encode it: `+` is a space, `%2B` a plus (a phone's leading +).
