@@ -38,6 +38,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var outboxLimitBytes: Int
     /// How long a dropped socket that asked for connection-state recovery can resume; 0 turns it off.
     public var recoveryWindowSeconds: Double
+    /// `realtime.instance_timeout`: another instance silent this long is taken for dead.
+    public var instanceTimeoutSeconds: Double = 15
     public var chat3: Chat3Settings
     /// Nil only under `dev`, where the daemon generates and keeps one (`DevSecret`).
     public var jwtSecret: String?

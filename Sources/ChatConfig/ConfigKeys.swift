@@ -66,6 +66,8 @@ extension ConfigKey {
         ConfigKey("rabbitmq.prefetch", default: "256", "unacknowledged deliveries per consumer channel"),
         ConfigKey("realtime.outbox_limit", default: "4194304",
                   "bytes a Socket.IO session may hold unwritten (a client not reading); past it the session is closed and its updates stay in RabbitMQ"),
+        ConfigKey("realtime.instance_timeout", default: "15s",
+                  "how long another chatd instance may be silent on the events exchange before its users count as offline here (each instance beats every third of it)"),
         ConfigKey("realtime.recovery_window", default: "2m",
                   "how long a dropped Socket.IO socket that asked for connection-state recovery can resume with its rooms and missed packets; 0 turns recovery off"),
         ConfigKey("chat3.url", env: ["CHAT3_API_URL"], flag: "chat3-url", default: "http://127.0.0.1:3000/api",

@@ -157,6 +157,7 @@ public struct ConfigLoader: Sendable {
             limits: try ServerLimits(reader))
         config.logFormat = try reader.choice("log.format")
         config.phoneSearchHourlyLimit = try reader.int("auth.phone_search_hourly_limit", in: 1...1_000_000)
+        config.instanceTimeoutSeconds = try reader.duration("realtime.instance_timeout", positive: true)
         config.settings = raw.mapValues(\.value)
         try reader.finish()
         return config

@@ -146,6 +146,54 @@ struct CrossInstanceRealTimeTests {
         }
     }
 
+    @Test("an instance killed without a clean stop: within realtime.instance_timeout its users are offline to their co-members on the other, unless they are still online there; while both live, no one is")
+    func deadInstanceUsersGoOffline() async throws {
+        try await Self.withCluster(extraConfig: "[realtime]\ninstance_timeout = \"3s\"\n") { cluster in
+            let (directory, east, west) = (cluster.directory, cluster.east, cluster.west)
+            let alice = try await Self.login(east.baseURL, directory: directory, phone: "79002220031", name: "Alice")
+            let bob = try await Self.login(west.baseURL, directory: directory, phone: "79002220032", name: "Bob")
+            let dan = try await Self.login(west.baseURL, directory: directory, phone: "79002220033", name: "Dan")
+            let created = try await HTTPTestClient.json("POST", "\(east.baseURL)/api/dialogs",
+                                                         ["name": "Three", "memberIds": [.string(bob.userId), .string(dan.userId)]],
+                                                         token: alice.token)
+            #expect(created.status == 201, "\(created.text)")
+
+            let aliceOnEast = try ScriptedSocketClient(url: east.baseURL, token: alice.token, transports: "websocket")
+            defer { Task { await aliceOnEast.stop() } }
+            try await aliceOnEast.waitFor { $0["connected"] == true }
+            // Bob only on west; Dan on west and on east.
+            let bobOnWest = try ScriptedSocketClient(url: west.baseURL, token: bob.token, transports: "websocket")
+            defer { Task { await bobOnWest.stop() } }
+            let danOnWest = try ScriptedSocketClient(url: west.baseURL, token: dan.token, transports: "websocket")
+            defer { Task { await danOnWest.stop() } }
+            for client in [bobOnWest, danOnWest] { try await client.waitFor { $0["connected"] == true } }
+            for user in [bob.userId, dan.userId] {
+                _ = try await aliceOnEast.waitForEvent("user:online") { $0["userId"]?.stringValue == user }
+            }
+            let danOnEast = try ScriptedSocketClient(url: east.baseURL, token: dan.token, transports: "websocket")
+            defer { Task { await danOnEast.stop() } }
+            try await danOnEast.waitFor { $0["connected"] == true }
+
+            // Both alive for more than twice the timeout: the beats keep west counted as alive.
+            try await Task.sleep(for: .seconds(7))
+            #expect(aliceOnEast.events("user:offline").isEmpty, "\(aliceOnEast.events("user:offline"))")
+
+            #expect(await west.service.stop(signal: SIGKILL) != 0)
+            let killed = Date()
+            let offline = try await aliceOnEast.waitForEvent("user:offline", timeout: 20) { $0["userId"]?.stringValue == bob.userId }
+            #expect(offline == ["userId": .string(bob.userId)])
+            let after = Date().timeIntervalSince(killed)
+            // The timeout plus a beat, and room for a loaded machine; before, never.
+            #expect(after < 3 + 7, "user:offline \(after) s after the kill")
+            #expect(east.service.log.contains("another chatd instance went silent"), "\(east.service.log)")
+            // Dan is still on east: no offline for him.
+            try await Task.sleep(for: .seconds(1))
+            #expect(!aliceOnEast.events("user:offline").contains { $0["userId"]?.stringValue == dan.userId },
+                    "\(aliceOnEast.events("user:offline"))")
+            #expect(aliceOnEast.events("user:offline").count == 1, "\(aliceOnEast.events("user:offline"))")
+        }
+    }
+
     @Test("chatctl user disable through one instance's control socket closes the user's sockets on the other too")
     func kickReachesEveryInstance() async throws {
         try await Self.withCluster { cluster in

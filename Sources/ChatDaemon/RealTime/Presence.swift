@@ -46,12 +46,14 @@ public struct PresenceNotice: Sendable, Equatable {
 
 /// What this instance knows about presence beyond its own sockets: whom it told about each of its
 /// users (so `user:offline` goes to the same people without asking Chat3 again), and on which other
-/// instances each user is online (so a second instance's first socket is not announced again, and a
-/// user leaving one instance while still on another is not announced offline).
+/// instances each user is online, with whom that instance told (so a second instance's first socket is
+/// not announced again, a user leaving one instance while still on another is not announced offline,
+/// and the users of an instance that died are announced offline to the right people).
 final class PresenceDirectory: Sendable {
     private struct State {
         var told: [UserID: Set<UserID>] = [:]
-        var elsewhere: [UserID: Set<String>] = [:]
+        /// user → the other instances it is online on → the recipients of that instance's notice.
+        var elsewhere: [UserID: [String: Set<UserID>]] = [:]
     }
 
     private let state = Mutex(State())
@@ -69,11 +71,12 @@ final class PresenceDirectory: Sendable {
         state.withLock { !($0.elsewhere[user]?.isEmpty ?? true) }
     }
 
-    /// Records that `user` is online on `origin`; returns whether it already was on some other instance.
-    func arrived(_ user: UserID, on origin: String) -> Bool {
+    /// Records that `user` is online on `origin`, which told `recipients`; returns whether it already
+    /// was on some other instance.
+    func arrived(_ user: UserID, on origin: String, toldTo recipients: Set<UserID>) -> Bool {
         state.withLock { state in
             let before = !(state.elsewhere[user]?.isEmpty ?? true)
-            state.elsewhere[user, default: []].insert(origin)
+            state.elsewhere[user, default: [:]][origin] = recipients
             return before
         }
     }
@@ -81,9 +84,24 @@ final class PresenceDirectory: Sendable {
     /// Records that `user` left `origin`; returns whether it is still online on another instance.
     func left(_ user: UserID, from origin: String) -> Bool {
         state.withLock { state in
-            state.elsewhere[user]?.remove(origin)
+            state.elsewhere[user]?[origin] = nil
             if state.elsewhere[user]?.isEmpty == true { state.elsewhere[user] = nil }
             return state.elsewhere[user] != nil
+        }
+    }
+
+    /// Forgets the instance `origin`; returns the users that were online on it, each with the recipients
+    /// of its notice.
+    func forget(origin: String) -> [(user: UserID, recipients: Set<UserID>)] {
+        state.withLock { state in
+            var users: [(user: UserID, recipients: Set<UserID>)] = []
+            for (user, origins) in state.elsewhere {
+                guard let recipients = origins[origin] else { continue }
+                users.append((user, recipients))
+                state.elsewhere[user]?[origin] = nil
+                if state.elsewhere[user]?.isEmpty == true { state.elsewhere[user] = nil }
+            }
+            return users
         }
     }
 }

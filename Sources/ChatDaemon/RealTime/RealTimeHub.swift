@@ -241,13 +241,24 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         let here = await !server.sockets(of: notice.userId).isEmpty
         let announce: Bool
         if notice.online {
-            let elsewhere = presence.arrived(notice.userId, on: origin)
+            let elsewhere = presence.arrived(notice.userId, on: origin, toldTo: Set(notice.recipients))
             announce = !here && !elsewhere
         } else {
             let elsewhere = presence.left(notice.userId, from: origin)
             announce = !here && !elsewhere
         }
         if announce { await tell(notice, to: Set(notice.recipients)) }
+    }
+
+    /// Another instance died without saying its users left (`RoomRelay.Incoming.gone`): each user that was
+    /// online only there is offline now, told to the co-members its arrival was told to.
+    public func instanceGone(_ origin: String) async {
+        for (user, recipients) in presence.forget(origin: origin) {
+            let here = await !server.sockets(of: user).isEmpty
+            guard !here, !presence.isOnlineElsewhere(user) else { continue }
+            await tell(PresenceNotice(online: false, userId: user, userName: nil, recipients: Array(recipients)),
+                       to: recipients)
+        }
     }
 
     /// Emits the notice's event to those of `recipients` connected here.

@@ -18,6 +18,8 @@ struct RelayInbox: Service {
                 await hub.deliverRelayed(event: event, args: arguments, room: room)
             case .presence(let origin, let notice):
                 await hub.deliverPresence(from: origin, notice)
+            case .gone(let origin):
+                await hub.instanceGone(origin)
             case .kick(let user):
                 tokens.forget(user: user)
                 await hub.kick(user: user)

@@ -35,6 +35,9 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         case kick(UserID)
         /// Close the sockets of one token (a logout elsewhere).
         case revoke(tokenID: String)
+        /// The instance `origin` has been silent for `realtime.instance_timeout`: it died without a clean
+        /// stop (a clean stop says its users left), so whoever was online only there is offline now.
+        case gone(origin: String)
     }
 
     /// Unique per process, so an instance recognises its own messages even when instances share a name.
@@ -49,12 +52,16 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
     /// Other instances' messages, for `RelayInbox`; finished when the relay stops.
     public let incoming: AsyncStream<Incoming>
     private let incomingInput: AsyncStream<Incoming>.Continuation
+    /// When each other instance was last heard of; each instance beats every third of `instanceTimeout`.
+    private let lastHeard = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let instanceTimeout: Duration
 
     public init(config: ChatdConfig, logger: Logger) throws(AMQPURLError) {
         let url = try AMQPURL(config.rabbitMQURL)
         origin = (config.queues.instance.isEmpty ? "" : config.queues.instance + "-") + String((0..<12).map { _ in "0123456789abcdef".randomElement()! })
         exchange = config.eventsExchange
         queue = "chatd_events_\(origin)"
+        instanceTimeout = .milliseconds(Int64(config.instanceTimeoutSeconds * 1000))
         self.logger = logger
         publisher = AMQPPublisher(url: url, options: .init(connectionName: "chatd relay publisher", waitForConfirms: false),
                                   logger: logger)
@@ -126,6 +133,8 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
         consumer.start()
         let subscribing = Task { [self] in await subscribe() }
         defer { subscribing.cancel() }
+        let beating = Task { [self] in await beat() }
+        defer { beating.cancel() }
         await withGracefulShutdownHandler {
             for await delivery in deliveries {
                 consumer.ack(delivery.deliveryTag)
@@ -139,6 +148,32 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
                 await consumer.stop()
                 await publisher.close()
             }
+        }
+    }
+
+    /// Tells the other instances this one is alive, every third of `instanceTimeout`, and reports the
+    /// instances not heard of for that long as gone. A broker outage silences everyone alike, so
+    /// instances are only judged while this one's own relay is connected.
+    private func beat() async {
+        while !Task.isCancelled {
+            publish(["kind": "alive"], attempts: 1)
+            let now = ContinuousClock.now
+            if case .connected = consumer.state {
+                let silent = lastHeard.withLock { heard in
+                    let silent = heard.filter { now - $0.value > instanceTimeout }.keys
+                    for origin in silent { heard[origin] = nil }
+                    return Array(silent)
+                }
+                for origin in silent {
+                    logger.warning("another chatd instance went silent; its users count as offline here",
+                                   metadata: ["instance.origin": "\(origin)"])
+                    incomingInput.yield(.gone(origin: origin))
+                }
+            } else {
+                // Nobody could be heard meanwhile: start every clock again once connected.
+                lastHeard.withLock { heard in for origin in heard.keys { heard[origin] = now } }
+            }
+            try? await Task.sleep(for: instanceTimeout / 3)
         }
     }
 
@@ -169,7 +204,10 @@ public final class RoomRelay: RoomRelaying, Service, Sendable {
             return nil
         }
         guard from != origin else { return nil }
+        lastHeard.withLock { $0[from] = ContinuousClock.now }
         switch message["kind"]?.stringValue {
+        case "alive":
+            return nil
         case "room":
             if let room = message["room"]?.stringValue, let event = message["event"]?.stringValue,
                let arguments = message["args"]?.arrayValue {
