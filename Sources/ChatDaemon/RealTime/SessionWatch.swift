@@ -51,9 +51,9 @@ struct SessionWatch: Sendable {
             for tokenID in Set(open.values.compactMap(\.tokenID)) where try await tokens.isRevoked(jti: tokenID) {
                 closing.formUnion(open.filter { $0.value.tokenID == tokenID }.keys)
             }
-            for userId in Set(open.values.map(\.id)) where try await !tokens.isActive(userId) {
+            for userId in Set(open.values.map(\.userID)) where try await !tokens.isActive(userId) {
                 tokens.forget(user: userId)
-                closing.formUnion(open.filter { $0.value.id == userId }.keys)
+                closing.formUnion(open.filter { $0.value.userID == userId }.keys)
             }
         } catch {
             logger.warning("session recheck could not read the store", metadata: ["error": "\(error)"])
