@@ -40,8 +40,9 @@ extension SocketIOServer {
         do {
             packet = try SocketIOPacket.decode(text)
         } catch .invalidAttachments {
-            // The header was read, so its attachments are known to follow: they are dropped.
-            let header = SocketIOPacket.header(of: text)!
+            // The header was read (the error comes after it), so its attachments are known to follow:
+            // they are dropped.
+            guard let header = SocketIOPacket.header(of: text) else { return close(sid: sid) }
             if header.attachments > 0 { sessions[sid]?.assembly = .discarding(remaining: header.attachments) }
             refuseAttachments(header, sid: sid)
             return
