@@ -105,7 +105,7 @@ public struct ServerLimits: Sendable, Equatable {
         ConfigKey("socketio.events_per_second", default: "20",
                   "sustained events per second per socket (bursts of twice that); faster disconnects the socket (limit:exceeded)"),
         ConfigKey("socketio.max_event_bytes", default: "16384",
-                  "a Socket.IO event (one EVENT packet) in bytes; a larger one is refused unparsed, acked with payload_too_large if the client asked, else dropped; the socket stays (every chatd event is under 200 bytes)"),
+                  "a Socket.IO event in bytes (one EVENT packet, or a BINARY_EVENT with its attachments); a larger one is refused unparsed, acked with payload_too_large if the client asked, else dropped; the socket stays (every chatd event is under 200 bytes)"),
         ConfigKey("socketio.typing_interval", default: "1s",
                   "typing:start/typing:stop relayed at most once per socket and dialog in this interval"),
         ConfigKey("socketio.membership_refusal_ttl", default: "5s",

@@ -18,8 +18,9 @@ public enum SocketIOProtocolError: Error, Sendable, Hashable {
     /// The payload is JSON but not the shape the packet type requires (e.g. an EVENT that is not a
     /// non-empty array starting with a name).
     case invalidPayload
-    /// BINARY_EVENT and BINARY_ACK: we refuse binary attachments rather than reassemble them.
-    case binaryAttachmentsNotSupported
+    /// BINARY_EVENT and BINARY_ACK: a placeholder names no attachment, an attachment is named by no
+    /// placeholder, or the binary messages that follow do not match the header.
+    case invalidAttachments
 
     /// A short sentence, safe to send to a client.
     public var message: String {
@@ -32,7 +33,7 @@ public enum SocketIOProtocolError: Error, Sendable, Hashable {
         case .invalidAckID: "invalid acknowledgement id"
         case .invalidJSON: "invalid JSON"
         case .invalidPayload: "invalid payload"
-        case .binaryAttachmentsNotSupported: "binary attachments not supported"
+        case .invalidAttachments: "invalid binary attachments"
         }
     }
 }

@@ -5,10 +5,14 @@ import Synchronization
 /// The Socket.IO behaviour socket.io's protocol test suite expects (socketioxide's e2e server is the
 /// public model): every CONNECT is accepted and answered with an `auth` event echoing its payload;
 /// `message` comes back as `message-back`, `message-with-ack` is acknowledged with its own arguments,
-/// `emit-with-ack` is emitted back with an ack request and the client's answer emitted again.
+/// `emit-with-ack` is emitted back with an ack request and the client's answer emitted again. Binary
+/// attachments come back as they came (BINARY_EVENT, BINARY_ACK), in the main namespace and in `/custom`.
 public final class ConformanceHandlers: Sendable {
-    /// Each connection is its own user; the CONNECT payload waits here for `beforeConnected`.
-    private let pendingAuth = Mutex<[UserID: JSONValue]>([:])
+    /// The namespaces the suite connects to.
+    public static let namespaces: Set<String> = ["/", "/custom"]
+
+    /// Each CONNECT is its own user; its payload waits here for `beforeConnected`.
+    private let pendingAuth = Mutex<[SocketIOUserKey: JSONValue]>([:])
     private let lastUser = Atomic<Int>(0)
     /// The server the handlers answer through. Set once, right after the server is built: the server
     /// takes the handlers at init, and the handlers emit through the server.
@@ -41,29 +45,27 @@ public final class ConformanceHandlers: Sendable {
             })
     }
 
-    private func handle(_ event: SocketIOEvent) async -> [JSONValue]? {
+    private func handle(_ event: SocketIOEvent) async -> SocketIOReply? {
         guard let server = server.withLock({ $0 }) else { return nil }
         switch event.name {
         case "message":
-            await server.emit("message-back", event.arguments, to: .socket(event.socket))
+            await server.emit("message-back", event.arguments, attachments: event.attachments, to: .socket(event.socket))
             return nil
         case "message-with-ack":
-            return event.arguments
+            return SocketIOReply(event.arguments, attachments: event.attachments)
         case "emit-with-ack":
             guard let reply = try? await server.emitWithAck(
-                "emit-with-ack", event.arguments, to: event.socket, timeout: ackTimeout)
+                "emit-with-ack", event.arguments, attachments: event.attachments, to: event.socket, timeout: ackTimeout)
             else { return nil }
-            await server.emit("emit-with-ack", reply, to: .socket(event.socket))
+            await server.emit("emit-with-ack", reply.arguments, attachments: reply.attachments, to: .socket(event.socket))
             return nil
         default:
             return nil
         }
     }
 
-    /// `usr_` and 8 base-36 digits of a counter: a valid `UserID` per connection.
-    private func nextUser() -> UserID {
-        let number = lastUser.add(1, ordering: .relaxed).newValue
-        let digits = String(number, radix: 36)
-        return UserID(rawValue: "usr_" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits)!
+    /// A user per CONNECT: `user-` and a counter.
+    private func nextUser() -> SocketIOUserKey {
+        SocketIOUserKey("user-\(lastUser.add(1, ordering: .relaxed).newValue)")
     }
 }

@@ -27,7 +27,8 @@ public struct ConformanceServer: Sendable {
         configuration = engine
         echo = EngineIOEchoServer(configuration: engine)
         socketIO = ConformanceHandlers(ackTimeout: ackTimeout).makeServer(
-            configuration: SocketIOServer.Configuration(engine: engine, sweepInterval: Self.sweepInterval))
+            configuration: SocketIOServer.Configuration(engine: engine, sweepInterval: Self.sweepInterval,
+                                                        namespaces: ConformanceHandlers.namespaces))
     }
 
     /// Serves until the task is cancelled; `onReady` gets the bound port (useful with port 0).

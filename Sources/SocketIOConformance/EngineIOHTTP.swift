@@ -155,12 +155,9 @@ struct EngineIOMount<Endpoint: EngineIOEndpoint> {
 
 /// The WebSocket writer of the conformance server: text frames, and binary frames for Engine.IO
 /// messages carrying bytes. `EngineIOSession` hands those over in their polling form, `b<base64>`;
-/// over WebSocket they go as binary frames (no text packet starts with `b`).
+/// over WebSocket they go as binary frames (`EngineIOPacketData(webSocketFrame:)`).
 final class WebSocketOutbox: EngineIOWebSocketWriter {
-    enum Frame: Sendable {
-        case text(String)
-        case binary([UInt8])
-    }
+    typealias Frame = EngineIOPacketData
 
     let frames: AsyncStream<Frame>
     private let continuation: AsyncStream<Frame>.Continuation
@@ -170,13 +167,7 @@ final class WebSocketOutbox: EngineIOWebSocketWriter {
     }
 
     func write(_ text: String) {
-        let frame: Frame
-        if text.utf8.first == UInt8(ascii: "b"), let bytes = Data(base64Encoded: String(text.dropFirst())) {
-            frame = .binary([UInt8](bytes))
-        } else {
-            frame = .text(text)
-        }
-        if case .dropped = continuation.yield(frame) { continuation.finish() }
+        if case .dropped = continuation.yield(Frame(webSocketFrame: text)) { continuation.finish() }
     }
 
     func close() { continuation.finish() }

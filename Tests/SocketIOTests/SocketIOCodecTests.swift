@@ -31,16 +31,54 @@ struct SocketIOCodecTests {
         #expect(packet.encoded == text)
     }
 
-    @Test("documented binary packets are refused with a clear error", arguments: [
-        #"51-["baz",{"_placeholder":true,"num":0}]"#,
-        #"52-/admin,["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
-        #"51-14["foo",{"_placeholder":true,"num":0}]"#,
-        #"61-15["bar",{"_placeholder":true,"num":0}]"#,
-        #"61-/admin,1[{"_placeholder":true,"num":0}]"#,
+    static let placeholder0: JSONValue = ["_placeholder": true, "num": 0]
+    static let placeholder1: JSONValue = ["_placeholder": true, "num": 1]
+
+    @Test("documented binary packets decode to their header packet with the attachment count, and encode back", arguments: [
+        (#"51-["baz",{"_placeholder":true,"num":0}]"#,
+         SocketIOPacket(.binaryEvent, data: ["baz", placeholder0], attachments: 1)),
+        (#"52-/admin,["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+         SocketIOPacket(.binaryEvent, namespace: "/admin", data: ["baz", placeholder0, placeholder1], attachments: 2)),
+        (#"51-14["foo",{"_placeholder":true,"num":0}]"#,
+         SocketIOPacket(.binaryEvent, ackID: 14, data: ["foo", placeholder0], attachments: 1)),
+        (#"61-15["bar",{"_placeholder":true,"num":0}]"#,
+         SocketIOPacket(.binaryAck, ackID: 15, data: ["bar", placeholder0], attachments: 1)),
+        (#"61-/admin,1[{"_placeholder":true,"num":0}]"#,
+         SocketIOPacket(.binaryAck, namespace: "/admin", ackID: 1, data: [placeholder0], attachments: 1)),
+        (#"51-["nested",{"file":{"_placeholder":true,"num":0},"copy":[{"_placeholder":true,"num":0}]}]"#,
+         SocketIOPacket(.binaryEvent, data: ["nested", ["file": placeholder0, "copy": [placeholder0]]], attachments: 1)),
     ])
-    func binaryPackets(text: String) {
-        #expect(throws: SocketIOProtocolError.binaryAttachmentsNotSupported) { try SocketIOPacket.decode(text) }
-        #expect(SocketIOProtocolError.binaryAttachmentsNotSupported.message == "binary attachments not supported")
+    func binaryPackets(text: String, packet: SocketIOPacket) throws {
+        let decoded = try SocketIOPacket.decode(text)
+        #expect(decoded == packet)
+        #expect(SocketIOPacket.header(of: text)?.attachments == packet.attachments)
+        // Our encoder sorts object keys; the documented forms happen to be sorted except the nested one.
+        #expect(try SocketIOPacket.decode(packet.encoded) == packet)
+    }
+
+    @Test("a binary packet whose placeholders do not match its attachment count is refused", arguments: [
+        #"51-["upload"]"#, // an attachment no placeholder names
+        #"51-["upload",{"_placeholder":true,"num":1}]"#, // a placeholder naming no attachment
+        #"52-["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":0}]"#, // the second is unnamed
+        #"51-["upload",{"_placeholder":true,"num":-1},{"_placeholder":true,"num":0}]"#,
+        #"51-["upload",{"_placeholder":true,"num":0.5}]"#,
+        #"51-["upload",{"_placeholder":true}]"#,
+        #"5999999-["upload",{"_placeholder":true,"num":0}]"#,
+    ])
+    func mismatchedAttachments(text: String) {
+        #expect(throws: SocketIOProtocolError.invalidAttachments) { try SocketIOPacket.decode(text) }
+        #expect(SocketIOProtocolError.invalidAttachments.message == "invalid binary attachments")
+    }
+
+    @Test("a server BINARY_EVENT is its header frame and one base64 message per attachment; without attachments a plain EVENT")
+    func binaryFrames() {
+        let frames = SocketIOFrame.event("file", [Self.placeholder0], attachments: [[1, 2, 3]], namespace: "/custom")
+        #expect(frames == [#"451-/custom,["file",{"_placeholder":true,"num":0}]"#, "bAQID"])
+        #expect(SocketIOFrame.event("file", ["x"], attachments: []) == [#"42["file","x"]"#])
+        let ack = SocketIOFrame.ack(7, SocketIOReply([Self.placeholder0, Self.placeholder1], attachments: [[4], []]))
+        #expect(ack == [#"462-7[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#, "bBA==", "b"])
+        #expect(EngineIOPacketData(webSocketFrame: "bAQID") == .binary([1, 2, 3]))
+        #expect(EngineIOPacketData(webSocketFrame: #"42["x"]"#) == .text(#"42["x"]"#))
     }
 
     @Test("malformed packets are typed errors", arguments: [

@@ -106,8 +106,8 @@ final class EventLog: Sendable {
 }
 
 enum Fixtures {
-    static let alice = SocketUser(id: UserID(rawValue: "usr_alice001")!, name: "Alice")
-    static let bob = SocketUser(id: UserID(rawValue: "usr_bob00002")!, name: "Bob")
+    static let alice = SocketUser(id: SocketIOUserKey("usr_alice001"), name: "Alice")
+    static let bob = SocketUser(id: SocketIOUserKey("usr_bob00002"), name: "Bob")
 
     /// Tokens name the users they authenticate; anything else is rejected.
     static func authenticate(_ auth: JSONValue?, _ headers: [String: String]) async -> AuthResult {
@@ -124,7 +124,7 @@ enum Fixtures {
     ) -> SocketIOServer {
         let handlers = SocketIOServerHandlers(
             authenticate: authenticate,
-            event: event,
+            event: { await event($0).map { SocketIOReply($0) } },
             userOnline: { log.append("online \($0.id)") },
             userOffline: { log.append("offline \($0.id)") })
         return SocketIOServer(configuration: configuration, handlers: handlers, clock: { clock.now })
@@ -146,4 +146,12 @@ extension SocketIOServer {
         try await post(sid: sid, body: "40{\"token\":\"\(token)\"}")
         return (sid, try await poll(sid: sid))
     }
+}
+
+/// Collects the client events a handler got.
+final class EventRecorder: Sendable {
+    private let events = Mutex<[SocketIOEvent]>([])
+
+    var all: [SocketIOEvent] { events.withLock { $0 } }
+    func append(_ event: SocketIOEvent) { events.withLock { $0.append(event) } }
 }

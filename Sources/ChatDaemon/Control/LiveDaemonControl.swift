@@ -79,7 +79,7 @@ public final class LiveDaemonControl: Sendable {
     public func connections() async -> [ConnectionInfo] {
         let server = services.realTime.server
         var list: [ConnectionInfo] = []
-        for user in await server.connectedUsers.sorted(by: { $0.rawValue < $1.rawValue }) {
+        for user in await server.connectedUserIDs.sorted(by: { $0.rawValue < $1.rawValue }) {
             let sockets = await server.sockets(of: user)
             var rooms = Set<String>()
             for socket in sockets { rooms.formUnion(await server.rooms(of: socket)) }

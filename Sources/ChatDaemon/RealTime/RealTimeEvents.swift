@@ -54,7 +54,7 @@ struct RealTimeEvents: Sendable {
         }
         let allowed: Bool
         do {
-            allowed = try await membership.isMember(event.user.id, ofDialog: dialog)
+            allowed = try await membership.isMember(event.user.userID, ofDialog: dialog)
         } catch {
             logger.warning("membership check failed", metadata: ["dialog.id": "\(dialog)", "error": "\(error)"])
             return Self.refusal(.chat3Unavailable)

@@ -126,17 +126,17 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             authenticate: { auth, headers in
                 await Self.authenticate(auth: auth, headers: headers, tokens: tokens, logger: logger)
             },
-            event: { event in await events.handle(event) },
+            event: { event in await events.handle(event).map { SocketIOReply($0) } },
             userOnline: { user in
-                lifecycle.connected(user.id)
+                lifecycle.connected(user.userID)
                 // In order with the offline below (both on the server's actor), handled off it.
                 continuation.yield(.online(user))
             },
             userOffline: { user in
-                lifecycle.disconnected(user.id)
+                lifecycle.disconnected(user.userID)
                 continuation.yield(.offline(user))
             },
-            beforeConnected: { user in await lifecycle.ready(user.id) },
+            beforeConnected: { user in await lifecycle.ready(user.userID) },
             sessionClosed: { reason in
                 guard reason == .outboxOverflow else { return }
                 logger.warning("socket outbox full, session closed", metadata: [
@@ -162,7 +162,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
         }
         do {
             let (user, claims) = try await tokens.authenticate(token)
-            return .authenticated(SocketUser(id: user.userId, name: user.name.value, tokenID: claims.jti.value,
+            return .authenticated(SocketUser(user: user.userId, name: user.name.value, tokenID: claims.jti.value,
                                              tokenExpiresAt: claims.exp.value.timeIntervalSince1970))
         } catch {
             logger.debug("socket token refused", metadata: ["reason": "\(error)"])
@@ -263,7 +263,7 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
 
     /// Emits the notice's event to those of `recipients` connected here.
     private func tell(_ notice: PresenceNotice, to recipients: Set<UserID>) async {
-        let connected = await server.connectedUsers
+        let connected = await server.connectedUserIDs
         let (name, payload) = notice.event
         for user in recipients.intersection(connected) {
             await server.emit(name, [payload], to: .user(user))
@@ -350,18 +350,18 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             if Task.isCancelled { return }
             switch change {
             case .online(let user):
-                let recipients = await currentCoMembers(of: user.id)
-                presence.told(recipients, about: user.id)
-                let notice = PresenceNotice(online: true, userId: user.id, userName: user.name,
+                let recipients = await currentCoMembers(of: user.userID)
+                presence.told(recipients, about: user.userID)
+                let notice = PresenceNotice(online: true, userId: user.userID, userName: user.name,
                                             recipients: recipients.sorted { $0.rawValue < $1.rawValue })
-                if !presence.isOnlineElsewhere(user.id) { await tell(notice, to: recipients) }
+                if !presence.isOnlineElsewhere(user.userID) { await tell(notice, to: recipients) }
                 relay?.relayPresence(notice)
             case .offline(let user):
                 // Those told of the arrival, and those who came to share a dialog since (mostly cached).
-                let recipients = presence.takeTold(about: user.id).union(await currentCoMembers(of: user.id))
-                let notice = PresenceNotice(online: false, userId: user.id, userName: nil,
+                let recipients = presence.takeTold(about: user.userID).union(await currentCoMembers(of: user.userID))
+                let notice = PresenceNotice(online: false, userId: user.userID, userName: nil,
                                             recipients: recipients.sorted { $0.rawValue < $1.rawValue })
-                if !isDraining, !presence.isOnlineElsewhere(user.id) { await tell(notice, to: recipients) }
+                if !isDraining, !presence.isOnlineElsewhere(user.userID) { await tell(notice, to: recipients) }
                 relay?.relayPresence(notice)
             }
         }

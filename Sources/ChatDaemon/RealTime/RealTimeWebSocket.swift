@@ -123,8 +123,12 @@ public enum RealTimeWebSocket {
                 while let batch = await outbox.nextBatch() {
                     var last: EventLoopFuture<Void>?
                     for frame in batch {
-                        let data = channel.allocator.buffer(string: frame.text)
-                        let future = channel.write(WebSocketFrame(fin: true, opcode: .text, data: data))
+                        let future = switch EngineIOPacketData(webSocketFrame: frame.text) {
+                        case .text(let text):
+                            channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text)))
+                        case .binary(let bytes):
+                            channel.write(WebSocketFrame(fin: true, opcode: .binary, data: channel.allocator.buffer(bytes: bytes)))
+                        }
                         if let written = frame.written {
                             future.whenComplete { result in
                                 if case .success = result { written(true) } else { written(false) }

@@ -50,7 +50,7 @@ struct SessionWatch: Sendable {
         var byToken: [String: [SocketID]] = [:], byUser: [UserID: [SocketID]] = [:]
         for (socket, user) in open {
             if let tokenID = user.tokenID { byToken[tokenID, default: []].append(socket) }
-            byUser[user.id, default: []].append(socket)
+            byUser[user.userID, default: []].append(socket)
         }
         var closing: Set<SocketID> = []
         do {

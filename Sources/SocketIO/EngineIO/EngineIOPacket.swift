@@ -56,3 +56,16 @@ public struct EngineIOPacket: Sendable, Hashable {
         try decode(text[...])
     }
 }
+
+extension EngineIOPacketData {
+    /// How a WebSocket carries one encoded packet the session hands its writer: `b<base64>` (a binary
+    /// message in its polling form) as a binary frame of those bytes, anything else as a text frame.
+    /// No text packet starts with `b`: they start with their type digit.
+    public init(webSocketFrame encoded: String) {
+        if encoded.utf8.first == UInt8(ascii: "b"), let bytes = Data(base64Encoded: String(encoded.dropFirst())) {
+            self = .binary([UInt8](bytes))
+        } else {
+            self = .text(encoded)
+        }
+    }
+}

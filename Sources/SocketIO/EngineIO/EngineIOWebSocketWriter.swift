@@ -5,7 +5,8 @@ import Synchronization
 public typealias FrameWritten = @Sendable (Bool) -> Void
 
 /// The server's handle on one WebSocket. Calls come from the server's actor and must not block:
-/// queue the frame and return.
+/// queue the frame and return. A frame `b<base64>` is a binary message: send it as a binary frame
+/// (`EngineIOPacketData(webSocketFrame:)`).
 public protocol EngineIOWebSocketWriter: Sendable {
     /// Queues one text frame.
     func write(_ text: String)

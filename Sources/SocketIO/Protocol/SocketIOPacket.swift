@@ -29,6 +29,11 @@ public struct SocketIOPacket: Sendable, Hashable {
         self.attachments = attachments
     }
 
+    /// The header, without the payload.
+    public var header: Header {
+        Header(type: type, namespace: namespace, ackID: ackID, attachments: attachments ?? 0)
+    }
+
     /// The packet's text form (what follows the Engine.IO `4`).
     public var encoded: String {
         var writer = JSONWriter()
@@ -56,9 +61,30 @@ public enum SocketIOFrame {
         _ name: String, _ arguments: [JSONValue], ackID: Int? = nil,
         namespace: String = SocketIOPacket.mainNamespace
     ) -> String {
+        eventFrame(.event, name, arguments, ackID: ackID, namespace: namespace)
+    }
+
+    /// An event with binary attachments: the BINARY_EVENT header `45<n>-[...]` (its arguments refer to
+    /// the attachments by placeholders `{"_placeholder":true,"num":N}`) and then one binary message per
+    /// attachment, each in its polling form `b<base64>` (a WebSocket writer sends those as binary frames).
+    /// Without attachments it is a plain EVENT.
+    public static func event(
+        _ name: String, _ arguments: [JSONValue], attachments: [[UInt8]], ackID: Int? = nil,
+        namespace: String = SocketIOPacket.mainNamespace
+    ) -> [String] {
+        guard !attachments.isEmpty else { return [event(name, arguments, ackID: ackID, namespace: namespace)] }
+        let header = eventFrame(.binaryEvent, name, arguments, ackID: ackID, namespace: namespace,
+                                attachments: attachments.count)
+        return [header] + attachments.map { EngineIOPacket(binary: $0).encoded }
+    }
+
+    private static func eventFrame(
+        _ type: SocketIOPacketType, _ name: String, _ arguments: [JSONValue], ackID: Int?, namespace: String,
+        attachments: Int? = nil
+    ) -> String {
         var writer = JSONWriter(capacity: 128)
         writer.writeRaw("4")
-        SocketIOPacket.writeHeader(.event, namespace: namespace, ackID: ackID, to: &writer)
+        SocketIOPacket.writeHeader(type, namespace: namespace, ackID: ackID, attachments: attachments, to: &writer)
         writer.writeRaw("[")
         writer.writeString(name)
         for argument in arguments {
@@ -74,6 +100,17 @@ public enum SocketIOFrame {
         _ ackID: Int, _ arguments: [JSONValue], namespace: String = SocketIOPacket.mainNamespace
     ) -> String {
         message(SocketIOPacket(.ack, namespace: namespace, ackID: ackID, data: .array(arguments)))
+    }
+
+    /// The reply to a client's event: an ACK, or with attachments a BINARY_ACK `46<n>-<id>[...]` followed
+    /// by the attachments' binary messages.
+    public static func ack(
+        _ ackID: Int, _ reply: SocketIOReply, namespace: String = SocketIOPacket.mainNamespace
+    ) -> [String] {
+        guard !reply.attachments.isEmpty else { return [ack(ackID, reply.arguments, namespace: namespace)] }
+        let header = message(SocketIOPacket(.binaryAck, namespace: namespace, ackID: ackID,
+                                            data: .array(reply.arguments), attachments: reply.attachments.count))
+        return [header] + reply.attachments.map { EngineIOPacket(binary: $0).encoded }
     }
 
     /// Any packet wrapped in an Engine.IO message.

@@ -6,13 +6,23 @@ extension SocketIOPacket {
         "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
     ]
 
+    /// A packet's header: everything before its JSON payload.
+    public struct Header: Sendable, Hashable {
+        public var type: SocketIOPacketType
+        public var namespace: String
+        public var ackID: Int?
+        /// BINARY_EVENT/BINARY_ACK: how many binary messages follow; 0 otherwise.
+        public var attachments: Int
+    }
+
     /// Decodes one packet's text form with socket.io-parser's rules. Never traps: any input yields a
-    /// packet or a `SocketIOProtocolError`.
+    /// packet or a `SocketIOProtocolError`. A BINARY_EVENT/BINARY_ACK decodes to its header packet
+    /// (`attachments` set): its placeholders must each name one of the attachments, and each attachment
+    /// must be named, so the count is bounded by the packet's size. The attachments themselves follow
+    /// as separate binary messages.
     public static func decode(_ text: String) throws(SocketIOProtocolError) -> SocketIOPacket {
         var reader = ByteReader(Array(text.utf8))
-        let (type, namespace, ackID) = try readHeader(&reader)
-        // The header was well-formed; the attachments would follow as separate binary packets.
-        if type.isBinary { throw .binaryAttachmentsNotSupported }
+        let header = try readHeader(&reader)
         var data: JSONValue?
         if !reader.isAtEnd {
             do {
@@ -21,29 +31,33 @@ extension SocketIOPacket {
                 throw .invalidJSON
             }
         }
-        let packet = SocketIOPacket(type, namespace: namespace, ackID: ackID, data: data)
+        let packet = SocketIOPacket(header.type, namespace: header.namespace, ackID: header.ackID, data: data,
+                                    attachments: header.type.isBinary ? header.attachments : nil)
         guard packet.hasValidPayload else { throw .invalidPayload }
+        if header.type.isBinary, !Self.placeholders(in: data, match: header.attachments) {
+            throw .invalidAttachments
+        }
         return packet
     }
 
-    /// A packet's header (type, namespace, ack id) without its JSON payload: what the server needs to
-    /// refuse an oversized event without parsing it. Only the first bytes are read; a namespace longer
-    /// than those comes back cut.
-    public static func header(of text: String) -> (type: SocketIOPacketType, namespace: String, ackID: Int?)? {
+    /// A packet's header without its JSON payload: what the server needs to refuse an oversized event
+    /// without parsing it. Only the first bytes are read; a namespace longer than those comes back cut.
+    public static func header(of text: String) -> Header? {
         var reader = ByteReader(Array(text.utf8.prefix(256)))
         return try? readHeader(&reader)
     }
 
-    private static func readHeader(_ reader: inout ByteReader) throws(SocketIOProtocolError)
-        -> (type: SocketIOPacketType, namespace: String, ackID: Int?) {
+    private static func readHeader(_ reader: inout ByteReader) throws(SocketIOProtocolError) -> Header {
         guard let first = reader.next() else { throw .emptyPacket }
         guard first >= 0x30, let type = SocketIOPacketType(rawValue: first &- 0x30) else {
             throw .invalidPacketType
         }
+        var attachments = 0
         if type.isBinary {
-            guard reader.number(maxDigits: 6) != nil, reader.skip(UInt8(ascii: "-")) else {
+            guard let count = reader.number(maxDigits: 6), reader.skip(UInt8(ascii: "-")) else {
                 throw .invalidAttachmentCount
             }
+            attachments = count
         }
         var namespace = mainNamespace
         if reader.peek() == UInt8(ascii: "/") {
@@ -55,7 +69,34 @@ extension SocketIOPacket {
             guard let id = reader.number(maxDigits: 15) else { throw .invalidAckID }
             ackID = id
         }
-        return (type, namespace, ackID)
+        return Header(type: type, namespace: namespace, ackID: ackID, attachments: attachments)
+    }
+
+    /// Whether every placeholder `{"_placeholder":true,"num":N}` in `data` names an attachment
+    /// (0 ≤ N < count) and every attachment is named at least once.
+    static func placeholders(in data: JSONValue?, match count: Int) -> Bool {
+        var named = Set<Int>()
+        var valid = true
+        func visit(_ value: JSONValue) {
+            switch value {
+            case .array(let elements):
+                elements.forEach(visit)
+            case .object(let members):
+                if members["_placeholder"] == .bool(true) {
+                    guard let number = members["num"]?.intValue, number >= 0, number < count else {
+                        valid = false
+                        return
+                    }
+                    named.insert(number)
+                } else {
+                    members.values.forEach(visit)
+                }
+            default:
+                break
+            }
+        }
+        if let data { visit(data) }
+        return valid && named.count == count
     }
 
     /// The payload shape each packet type requires (socket.io-parser's `isPayloadValid`).

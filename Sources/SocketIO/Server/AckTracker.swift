@@ -2,7 +2,7 @@ import ChatCore
 
 /// Server-to-client emits waiting for the client's ACK, with their deadlines.
 struct AckTracker {
-    typealias Continuation = CheckedContinuation<Result<[JSONValue], SocketIOAckError>, Never>
+    typealias Continuation = CheckedContinuation<Result<SocketIOReply, SocketIOAckError>, Never>
 
     private struct Pending {
         var socket: SocketID
@@ -25,9 +25,9 @@ struct AckTracker {
     }
 
     /// The client's ACK; ignored unless it comes from the socket the emit went to.
-    mutating func resolve(_ id: Int, from socket: SocketID, arguments: [JSONValue]) {
+    mutating func resolve(_ id: Int, from socket: SocketID, reply: SocketIOReply) {
         guard pending[id]?.socket == socket, let entry = pending.removeValue(forKey: id) else { return }
-        entry.continuation.resume(returning: .success(arguments))
+        entry.continuation.resume(returning: .success(reply))
     }
 
     mutating func expire(now: ContinuousClock.Instant) {

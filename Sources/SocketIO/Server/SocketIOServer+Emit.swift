@@ -3,12 +3,30 @@ import Synchronization
 
 extension SocketIOServer {
     /// Emits an event to a socket, a user's sockets or a room. The frame is encoded once for all
-    /// recipients.
+    /// recipients (once per namespace).
     public func emit(_ event: String, _ arguments: [JSONValue] = [], to target: SocketIOTarget) {
         let sockets = registry.resolve(target)
         guard !sockets.isEmpty else { return }
-        let frame = SocketIOFrame.event(event, arguments)
-        for socket in sockets { sendFrame(recoverableFrame(event, arguments, shared: frame, for: socket).frame, to: socket) }
+        var frames = SharedFrames(event, arguments)
+        for socket in sockets {
+            let shared = frames.frame(in: namespace(of: socket))
+            sendFrame(recoverableFrame(event, arguments, shared: shared, for: socket).frame, to: socket)
+        }
+    }
+
+    /// Emits an event with binary attachments (BINARY_EVENT; `arguments` refer to them by placeholders
+    /// `{"_placeholder":true,"num":N}`). Not kept for connection-state recovery.
+    public func emit(_ event: String, _ arguments: [JSONValue], attachments: [[UInt8]], to target: SocketIOTarget) {
+        guard !attachments.isEmpty else { return emit(event, arguments, to: target) }
+        var framesByNamespace: [String: [String]] = [:]
+        for socket in registry.resolve(target) {
+            let namespace = namespace(of: socket)
+            if framesByNamespace[namespace] == nil {
+                framesByNamespace[namespace] = SocketIOFrame.event(
+                    event, arguments, attachments: attachments, namespace: namespace)
+            }
+            for frame in framesByNamespace[namespace]! { sendFrame(frame, to: socket) }
+        }
     }
 
     /// Emits events, in order, to a socket, a user's sockets or a room, and reports once whether every
@@ -33,13 +51,15 @@ extension SocketIOServer {
         let sockets = skipping.isEmpty ? all : all.filter { !skipping.contains($0) }
         let alreadyHad = all.count - sockets.count
         guard !sockets.isEmpty, !events.isEmpty else { return (0, alreadyHad) }
-        let frames = events.map { SocketIOFrame.event($0.event, $0.arguments) }
+        var shared = events.map { SharedFrames($0.event, $0.arguments) }
         let receipt = WriteReceipt(sockets: sockets.count, whenDone)
         for socket in sockets {
+            let namespace = namespace(of: socket)
             // Frames of a session leave in order, so the last one's outcome stands for all.
             var offsets: [UInt64] = []
             for (index, event) in events.enumerated() {
-                let (frame, offset) = recoverableFrame(event.event, event.arguments, shared: frames[index], for: socket)
+                let (frame, offset) = recoverableFrame(
+                    event.event, event.arguments, shared: shared[index].frame(in: namespace), for: socket)
                 if let offset { offsets.append(offset) }
                 if index < events.count - 1 {
                     sendFrame(frame, to: socket)
@@ -56,17 +76,27 @@ extension SocketIOServer {
         return (sockets.count, alreadyHad)
     }
 
-    /// Emits an event to one socket and waits for the client's acknowledgement.
+    /// Emits an event (with binary attachments, if any) to one socket and waits for the client's
+    /// acknowledgement, which may carry attachments of its own (BINARY_ACK).
     public func emitWithAck(
-        _ event: String, _ arguments: [JSONValue] = [], to socket: SocketID, timeout: Duration
-    ) async throws(SocketIOAckError) -> [JSONValue] {
+        _ event: String, _ arguments: [JSONValue] = [], attachments: [[UInt8]] = [], to socket: SocketID,
+        timeout: Duration
+    ) async throws(SocketIOAckError) -> SocketIOReply {
         guard registry.sockets[socket] != nil else { throw .unknownSocket }
         let deadline = clock() + timeout
+        let namespace = namespace(of: socket)
         let result = await withCheckedContinuation { continuation in
             let id = acks.register(socket: socket, deadline: deadline, continuation: continuation)
-            sendFrame(SocketIOFrame.event(event, arguments, ackID: id), to: socket)
+            for frame in SocketIOFrame.event(event, arguments, attachments: attachments, ackID: id, namespace: namespace) {
+                sendFrame(frame, to: socket)
+            }
         }
         return try result.get()
+    }
+
+    /// The namespace a socket connected to.
+    func namespace(of socket: SocketID) -> String {
+        registry.sockets[socket]?.namespace ?? SocketIOPacket.mainNamespace
     }
 
     /// Sends an already-encoded Engine.IO frame (see `SocketIOFrame`) to one socket; `whenWritten`
@@ -100,18 +130,41 @@ extension SocketIOServer {
     }
 
     /// Disconnects a socket from the server side: the client gets DISCONNECT (and does not reconnect),
-    /// then its connection closes.
+    /// then its connection closes unless it has sockets in other namespaces.
     public func disconnect(_ socket: SocketID) {
-        guard let sid = registry.sockets[socket]?.sessionID else { return }
-        send(SocketIOPacket(.disconnect), sid: sid)
-        sessions[sid]?.namespace = .idle
+        guard let entry = registry.sockets[socket] else { return }
+        let sid = entry.sessionID
+        send(SocketIOPacket(.disconnect, namespace: entry.namespace), sid: sid)
+        sessions[sid]?.sockets[entry.namespace] = nil
         socketGone(socket)
-        close(sid: sid)
+        if sessions[sid]?.sockets.isEmpty == true { close(sid: sid) }
     }
 
     /// Disconnects every socket of a user, e.g. when the user is disabled.
-    public func disconnect(user: UserID) {
+    public func disconnect(user: SocketIOUserKey) {
         for socket in registry.sockets(of: user) { disconnect(socket) }
+    }
+}
+
+/// One event's frame, encoded once per namespace it goes to.
+struct SharedFrames {
+    let event: String
+    let arguments: [JSONValue]
+    private var main: String?
+    private var others: [String: String] = [:]
+
+    init(_ event: String, _ arguments: [JSONValue]) {
+        self.event = event
+        self.arguments = arguments
+    }
+
+    mutating func frame(in namespace: String) -> String {
+        if namespace == SocketIOPacket.mainNamespace {
+            if main == nil { main = SocketIOFrame.event(event, arguments) }
+            return main!
+        }
+        if others[namespace] == nil { others[namespace] = SocketIOFrame.event(event, arguments, namespace: namespace) }
+        return others[namespace]!
     }
 }
 

@@ -48,6 +48,7 @@ struct ReplayBuffer {
 struct PersistedSocket {
     var socket: SocketID
     var user: SocketUser
+    var namespace: String
     var rooms: Set<String>
     var replay: ReplayBuffer
     var expires: ContinuousClock.Instant
@@ -60,9 +61,10 @@ extension SocketIOServer {
     }
 
     /// The persisted socket a CONNECT may resume, taken out of the store; nil when the pid is unknown,
-    /// expired, another user's, or the offset is not in its buffer.
-    func takeRecoverable(_ auth: JSONValue?, user: SocketUser) -> (PersistedSocket, missed: [String])? {
+    /// expired, another user's or namespace's, or the offset is not in its buffer.
+    func takeRecoverable(_ auth: JSONValue?, user: SocketUser, namespace: String) -> (PersistedSocket, missed: [String])? {
         guard let pid = auth?["pid"]?.stringValue, let saved = persisted[pid], saved.user.id == user.id,
+              saved.namespace == namespace,
               saved.expires > clock(), registry.sockets[saved.socket] == nil
         else { return nil }
         let offset = auth?["offset"]?.stringValue.flatMap { UInt64($0) } ?? 0
@@ -80,8 +82,8 @@ extension SocketIOServer {
         case .pingTimeout, .transportClosed, .pollConnectionClosed: break
         default: return // a deliberate close, or a client that cannot keep up
         }
-        persisted[replay.pid] = PersistedSocket(socket: socket, user: entry.user, rooms: entry.rooms, replay: replay,
-                                                expires: clock() + window)
+        persisted[replay.pid] = PersistedSocket(socket: socket, user: entry.user, namespace: entry.namespace,
+                                                rooms: entry.rooms, replay: replay, expires: clock() + window)
         evictPersisted()
     }
 
@@ -103,7 +105,7 @@ extension SocketIOServer {
     {
         guard replays[socket] != nil else { return (shared, nil) }
         let offset = replays[socket]!.nextOffset
-        let frame = SocketIOFrame.event(event, arguments + [.string(String(offset))])
+        let frame = SocketIOFrame.event(event, arguments + [.string(String(offset))], namespace: namespace(of: socket))
         _ = replays[socket]!.append(frame, limit: configuration.replayLimitBytes)
         return (frame, offset)
     }

@@ -26,12 +26,15 @@ public actor SocketIOServer {
         /// (oldest dropped sockets go first).
         public var replayLimitBytes: Int
         public var replayTotalBytes: Int
+        /// The namespaces a client may connect to; a CONNECT to any other gets CONNECT_ERROR
+        /// `Invalid namespace`. One session can hold a socket in each.
+        public var namespaces: Set<String>
 
         public init(engine: EngineIOConfiguration = EngineIOConfiguration(), sweepInterval: Duration = .seconds(1),
                     events: SocketEventLimits = SocketEventLimits(), connectTimeout: Duration = .seconds(45),
                     maxSessions: Int = .max, maxSessionsPerAddress: Int = .max,
                     recoveryWindow: Duration? = .seconds(120), replayLimitBytes: Int = 1 << 20,
-                    replayTotalBytes: Int = 256 << 20) {
+                    replayTotalBytes: Int = 256 << 20, namespaces: Set<String> = [SocketIOPacket.mainNamespace]) {
             self.engine = engine
             self.sweepInterval = sweepInterval
             self.events = events
@@ -41,15 +44,22 @@ public actor SocketIOServer {
             self.recoveryWindow = recoveryWindow
             self.replayLimitBytes = replayLimitBytes
             self.replayTotalBytes = replayTotalBytes
+            self.namespaces = namespaces
         }
+
+        /// The most a client can make the server hold for one event or ack with binary attachments:
+        /// its header and every attachment together, in bytes. The event size bound (`events.maxBytes`),
+        /// and never more than one message may carry (`engine.maxPayload`).
+        public var maxAttachmentBytes: Int { min(events.maxBytes, engine.maxPayload) }
     }
 
-    /// The main namespace's state on one Engine.IO session.
-    enum NamespaceState {
-        case idle
-        /// Authenticating; messages that arrive meanwhile wait here, in order.
-        case connecting(buffered: [String])
-        case connected(SocketID)
+    /// A BINARY_EVENT/BINARY_ACK waiting for its attachments, or what is left of a refused one.
+    enum AttachmentAssembly {
+        /// The header packet, the attachments so far, and the bytes held (the header's included).
+        case collecting(SocketIOPacket, parts: [[UInt8]], bytes: Int)
+        /// Refused (too large, malformed, or for no socket): this many more binary messages belong to it
+        /// and are dropped as they come.
+        case discarding(remaining: Int)
     }
 
     struct PollWaiter {
@@ -62,9 +72,15 @@ public actor SocketIOServer {
         var poll: PollWaiter?
         var webSocket: (any EngineIOWebSocketWriter)?
         var webSocketGeneration: UInt64 = 0
-        /// The handshake's headers, kept only until the CONNECT is authenticated.
+        /// The handshake's headers, kept only until the CONNECT is authenticated (until the session
+        /// ends when other namespaces may still be connected).
         var headers: [String: String]
-        var namespace: NamespaceState = .idle
+        /// The session's sockets, by namespace.
+        var sockets: [String: SocketID] = [:]
+        /// While a CONNECT authenticates: its namespace, and the messages that arrive meanwhile, in order.
+        var connecting: (namespace: String, buffered: [EngineIOPacketData])?
+        /// The binary attachments a BINARY_EVENT/BINARY_ACK announced, as they arrive.
+        var assembly: AttachmentAssembly?
         /// Frames emitted to the socket while its CONNECT answer waits for `beforeConnected`; sent
         /// right after that answer, in order, so a client never sees an event before it is connected.
         var heldFrames: [(frame: String, tag: UInt64)]?
@@ -171,11 +187,9 @@ public actor SocketIOServer {
     /// Closes one Engine.IO session from the server side. Its socket is gone at once; a polling client
     /// learns of the close on its next GET.
     public func close(sid: String) {
-        guard sessions[sid] != nil else { return }
-        if case .connected(let socket) = sessions[sid]!.namespace {
-            sessions[sid]!.namespace = .idle
-            socketGone(socket)
-        }
+        guard let sockets = sessions[sid]?.sockets else { return }
+        sessions[sid]!.sockets = [:]
+        for socket in sockets.values { socketGone(socket) }
         perform(sessions[sid]!.engine.close(now: clock()), sid: sid)
     }
 
@@ -183,8 +197,8 @@ public actor SocketIOServer {
 
     public var sessionCount: Int { sessions.count }
     public var socketCount: Int { registry.sockets.count }
-    public var connectedUsers: Set<UserID> { registry.connectedUsers }
-    public func sockets(of user: UserID) -> Set<SocketID> { registry.sockets(of: user) }
+    public var connectedUsers: Set<SocketIOUserKey> { registry.connectedUsers }
+    public func sockets(of user: SocketIOUserKey) -> Set<SocketID> { registry.sockets(of: user) }
     public func sockets(in room: String) -> Set<SocketID> { registry.sockets(in: room) }
     public func rooms(of socket: SocketID) -> Set<String> { registry.rooms(of: socket) }
     public func user(of socket: SocketID) -> SocketUser? { registry.sockets[socket]?.user }
@@ -229,17 +243,16 @@ public actor SocketIOServer {
                 delivered.append(data)
             case .closed(let reason):
                 if sessions[sid] != nil { handlers.sessionClosed(reason) }
-                if case .connected(let socket) = sessions[sid]?.namespace { persistForRecovery(socket, reason: reason) }
+                for socket in (sessions[sid]?.sockets ?? [:]).values { persistForRecovery(socket, reason: reason) }
                 sessionEnded(sid)
             }
         }
         return delivered
     }
 
-    /// Whether the session's socket keeps a replay buffer (connection-state recovery).
+    /// Whether a socket of the session keeps a replay buffer (connection-state recovery).
     private func hasReplay(_ sid: String) -> Bool {
-        guard case .connected(let socket) = sessions[sid]?.namespace else { return false }
-        return replays[socket] != nil
+        sessions[sid]?.sockets.values.contains { replays[$0] != nil } ?? false
     }
 
     /// Forgets a closed session and disconnects its socket.
@@ -251,9 +264,7 @@ public actor SocketIOServer {
         }
         record.poll?.continuation.resume(returning: .success(EngineIOPacket(.close).encoded))
         record.webSocket?.close()
-        if case .connected(let socket) = record.namespace {
-            socketGone(socket)
-        }
+        for socket in record.sockets.values { socketGone(socket) }
         // In the order they were sent, so whatever is redelivered keeps its order.
         for tag in record.tracked.keys.sorted() { record.tracked[tag]?(false) }
     }

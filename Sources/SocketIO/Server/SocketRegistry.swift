@@ -6,19 +6,24 @@ public struct SocketRegistry: Sendable {
         public var user: SocketUser
         /// The Engine.IO session carrying the socket.
         public var sessionID: String
+        /// The namespace the socket connected to; its packets carry it.
+        public var namespace: String = SocketIOPacket.mainNamespace
+        /// Room names are the server's, not per namespace (chatd serves one namespace).
         public var rooms: Set<String> = []
     }
 
     public private(set) var sockets: [SocketID: Entry] = [:]
-    private var socketsByUser: [UserID: Set<SocketID>] = [:]
+    private var socketsByUser: [SocketIOUserKey: Set<SocketID>] = [:]
     private var socketsByRoom: [String: Set<SocketID>] = [:]
 
     public init() {}
 
     /// Adds a socket; true when it is the user's first.
     @discardableResult
-    public mutating func add(_ socket: SocketID, user: SocketUser, sessionID: String) -> Bool {
-        sockets[socket] = Entry(user: user, sessionID: sessionID)
+    public mutating func add(
+        _ socket: SocketID, user: SocketUser, sessionID: String, namespace: String = SocketIOPacket.mainNamespace
+    ) -> Bool {
+        sockets[socket] = Entry(user: user, sessionID: sessionID, namespace: namespace)
         let isFirst = socketsByUser[user.id] == nil
         socketsByUser[user.id, default: []].insert(socket)
         return isFirst
@@ -54,7 +59,7 @@ public struct SocketRegistry: Sendable {
         if socketsByRoom[room]?.isEmpty == true { socketsByRoom[room] = nil }
     }
 
-    public func sockets(of user: UserID) -> Set<SocketID> {
+    public func sockets(of user: SocketIOUserKey) -> Set<SocketID> {
         socketsByUser[user] ?? []
     }
 
@@ -66,7 +71,7 @@ public struct SocketRegistry: Sendable {
         sockets[socket]?.rooms ?? []
     }
 
-    public var connectedUsers: Set<UserID> { Set(socketsByUser.keys) }
+    public var connectedUsers: Set<SocketIOUserKey> { Set(socketsByUser.keys) }
 
     /// The sockets an emit to `target` reaches.
     public func resolve(_ target: SocketIOTarget) -> [SocketID] {
