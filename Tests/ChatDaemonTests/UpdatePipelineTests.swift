@@ -154,6 +154,28 @@ struct UpdatePipelineTests {
         }
     }
 
+    @Test("a user reconnecting within x-expires is answered without waiting for the subscription, and an update published before the consumer is back still arrives")
+    func reconnectWithinExpiry() async throws {
+        let h = try PipelineHarness()
+        try await h.run {
+            let queues = h.pipeline.userQueues
+            #expect(await !queues.waitUntilSubscribed("usr_ffffffff", timeout: .zero), "a first connect waits")
+            try await h.connect("usr_eeeeeeee")
+            h.disconnect("usr_eeeeeeee")
+            // Once the cancel is done the queue is known to exist: a zero wait is answered yes.
+            try await waitUntil(seconds: 30) {
+                guard !queues.isSubscribed("usr_eeeeeeee") else { return false }
+                return await queues.waitUntilSubscribed("usr_eeeeeeee", timeout: .zero)
+            }
+            h.delivery.connected.withLock { _ = $0.insert("usr_eeeeeeee") }
+            queues.userConnected("usr_eeeeeeee")
+            #expect(await queues.waitUntilSubscribed("usr_eeeeeeee", timeout: .zero))
+            // Published at once, most likely before the new consumer exists: it waits in the queue.
+            try await h.publish("usr_eeeeeeee", h.current("usr_eeeeeeee", content: "right after the reconnect"))
+            #expect(await h.delivery.waitFor("message:new", user: "usr_eeeeeeee", count: 1, timeout: 30))
+        }
+    }
+
     @Test("10,000 malformed messages in a user's queue do not stop the good ones")
     func malformedFlood() async throws {
         let h = try PipelineHarness()

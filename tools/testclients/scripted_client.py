@@ -59,7 +59,8 @@ def any_event(event, *args):
 
 
 try:
-    client.connect(url, auth={"token": token}, transports=transports, wait_timeout=10)
+    # socket.io-client's connect timeout: a CONNECT waits up to rabbitmq.subscribe_wait (10 s) for the queue.
+    client.connect(url, auth={"token": token}, transports=transports, wait_timeout=20)
 except Exception as error:  # the connect_error handler has reported the reason
     report({"connect_failed": str(error)})
     sys.exit(0)

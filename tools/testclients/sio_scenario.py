@@ -101,8 +101,10 @@ class Peer:
     def connect(self, token=None, header_token=None):
         headers = {"Authorization": "Bearer " + header_token} if header_token else {}
         auth = {"token": token} if token else None
+        # 20 s, socket.io-client's connect timeout: a CONNECT waits for the user's queue (up to
+        # rabbitmq.subscribe_wait, 10 s) and a loaded machine takes a while.
         self.sio.connect(self.args.url, headers=headers, auth=auth, transports=TRANSPORTS[self.args.mode],
-                         wait_timeout=5)
+                         wait_timeout=20)
         if self.args.mode == "default":
             deadline = time.time() + 10
             while self.sio.transport() != "websocket" and time.time() < deadline:
@@ -126,7 +128,7 @@ def expect(condition, why):
 def refused_bad_token(args):
     peer = Peer("bad", args)
     try:
-        peer.sio.connect(args.url, auth={"token": args.bad_token}, transports=TRANSPORTS[args.mode], wait_timeout=5)
+        peer.sio.connect(args.url, auth={"token": args.bad_token}, transports=TRANSPORTS[args.mode], wait_timeout=20)
     except socketio.exceptions.ConnectionError:
         pass
     else:

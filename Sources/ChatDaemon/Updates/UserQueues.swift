@@ -18,6 +18,7 @@ public final class UserQueues: Sendable {
     let events: AsyncStream<UpdatePipeline.Event>
     let eventsInput: AsyncStream<UpdatePipeline.Event>.Continuation
     let book = SubscriptionBook()
+    let dormant = DormantQueues()
 
     public init(config: ChatdConfig, metrics: ChatMetrics, logger: Logger) throws {
         self.config = config
@@ -30,7 +31,14 @@ public final class UserQueues: Sendable {
         options.heartbeat = .seconds(10)
         consumer = try AMQPConsumer(
             url: config.rabbitMQURL, options: options, logger: logger,
-            onEvent: { event in UserQueues.log(event, logger: logger) },
+            onEvent: { [dormant] event in
+                UserQueues.log(event, logger: logger)
+                // A restarted broker has lost its transient queues; a lost subscription may mean a deleted one.
+                switch event {
+                case .stateChanged(.disconnected), .stateChanged(.stopped), .subscriptionLost: dormant.forgetAll()
+                default: break
+                }
+            },
             onDelivery: { continuation.yield(.delivery($0)) })
     }
 
@@ -75,9 +83,12 @@ public final class UserQueues: Sendable {
 
     /// Waits until the user's queue is consumed, so a socket that is told it is connected gets every
     /// update published from then on. Returns false at once while the broker is unreachable (the
-    /// subscription follows on reconnect), and after `timeout` if subscribing is slow.
+    /// subscription follows on reconnect), and after `timeout` if subscribing is slow. Returns true at
+    /// once when the queue is known to exist (cancelled here within `x-expires`, as on a reconnect):
+    /// what is published before the consumer is back waits in it.
     public func waitUntilSubscribed(_ userId: String, timeout: Duration) async -> Bool {
         guard isConnected else { return false }
+        if dormant.exists(userId) { return true }
         let subscribed = await book.waitForTag(of: userId, timeout: timeout)
         if !subscribed {
             logger.debug("connected before the subscription was ready", metadata: ["user.id": "\(userId)"])
@@ -102,6 +113,7 @@ public final class UserQueues: Sendable {
                     queue: plan.queue, arguments: QueueArguments(expiresMs: expires, durable: false, autoDelete: false),
                     bindings: plan.bindings)
                 book.setTag(tag, for: userId)
+                dormant.consumed(userId)
                 logger.debug("subscribed", metadata: ["user.id": "\(userId)", "amqp.queue": "\(plan.queue)"])
             } catch {
                 logger.warning("subscribe failed", metadata: ["user.id": "\(userId)", "error": "\(error)"])
@@ -113,7 +125,10 @@ public final class UserQueues: Sendable {
         } else if !wanted, let tag = current {
             book.setTag(nil, for: userId)
             // x-expires = 0 is the seed's behaviour: the queue goes with the last socket.
-            try? await consumer.cancel(tag, deleteQueue: config.queueExpiresSeconds == 0)
+            do {
+                try await consumer.cancel(tag, deleteQueue: config.queueExpiresSeconds == 0)
+                if config.queueExpiresSeconds > 0 { dormant.cancelled(userId, expiresIn: config.queueExpiresSeconds) }
+            } catch {}
             // Held updates go back to the queue now that nothing here consumes it, before a new
             // subscription starts (the next link of this user's chain), so they keep their place
             // ahead of what came after them.
@@ -221,3 +236,50 @@ final class SubscriptionBook: Sendable {
         }
     }
 }
+
+/// Users whose queue surely exists though nothing here consumes it: cancelled here, and `x-expires`
+/// (which counts from the cancel) not yet run out. Their next CONNECT need not wait for the
+/// subscription. Forgotten when the broker connection drops, since a restarted broker has lost its
+/// transient queues.
+final class DormantQueues: Sendable {
+    private struct State {
+        var until: [String: ContinuousClock.Instant] = [:]
+        var pruneAt = 1024
+    }
+
+    private let state = Mutex(State())
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.now = now
+    }
+
+    /// The user's consumer was cancelled and its queue expires `seconds` after that; counted as
+    /// existing for 90 % of it, so a clock step or a slow cancel answer cannot make it count too long.
+    func cancelled(_ userId: String, expiresIn seconds: Double) {
+        let time = now()
+        state.withLock { state in
+            state.until[userId] = time + .milliseconds(Int64(seconds * 900))
+            guard state.until.count >= state.pruneAt else { return }
+            state.until = state.until.filter { $0.value > time }
+            state.pruneAt = max(1024, state.until.count * 2)
+        }
+    }
+
+    /// The user's queue is consumed again.
+    func consumed(_ userId: String) {
+        _ = state.withLock { $0.until.removeValue(forKey: userId) }
+    }
+
+    func exists(_ userId: String) -> Bool {
+        let time = now()
+        return state.withLock { ($0.until[userId] ?? time) > time }
+    }
+
+    func forgetAll() {
+        state.withLock { $0.until.removeAll() }
+    }
+
+    var count: Int { state.withLock { $0.until.count } }
+}
+
