@@ -123,7 +123,13 @@ struct Chat3ClientTests {
         await #expect(throws: Chat3Error.timeout) { try await client.userDialogs(of: alice, page: 1, limit: 5) }
         let elapsed = clock.now - started
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "\(elapsed)")
-        #expect(try await client.userDialogs(of: alice, page: 1, limit: 5).items.isEmpty, "the next call is fine")
+        // The next call is fine. With a 1 s timeout a loaded machine can time out a healthy call too, so
+        // a few tries: a client the hang broke would fail them all.
+        var next: Bool?
+        for _ in 0..<5 where next == nil {
+            next = try? await client.userDialogs(of: alice, page: 1, limit: 5).items.isEmpty
+        }
+        #expect(next == true, "the next call is fine")
         await live.stop()
     }
 

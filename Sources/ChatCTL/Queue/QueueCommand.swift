@@ -29,7 +29,9 @@ struct QueueTarget: ParsableArguments {
 
 extension GlobalOptions {
     func managementClient(_ context: CTLContext) throws -> RabbitManagementClient {
-        try RabbitManagementClient(url: try loader(context).managementURL())
+        // The management API of a busy broker answers slowly (its statistics are computed per request);
+        // an operator asking once would rather wait than retry. A broker that is down refuses at once.
+        try RabbitManagementClient(url: try loader(context).managementURL(), timeout: .seconds(20))
     }
 }
 
