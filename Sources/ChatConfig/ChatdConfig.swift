@@ -38,6 +38,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var outboxLimitBytes: Int
     /// How long a dropped socket that asked for connection-state recovery can resume; 0 turns it off.
     public var recoveryWindowSeconds: Double
+    /// How long an update written on a WebSocket may wait for the ping that confirms it (and so for its ack).
+    public var receiptDelaySeconds: Double
     public var chat3: Chat3Settings
     /// Nil only under `dev`, where the daemon generates and keeps one (`DevSecret`).
     public var jwtSecret: String?

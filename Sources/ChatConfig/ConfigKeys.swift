@@ -66,6 +66,8 @@ extension ConfigKey {
         ConfigKey("rabbitmq.prefetch", default: "256", "unacknowledged deliveries per consumer channel"),
         ConfigKey("realtime.outbox_limit", default: "4194304",
                   "bytes a Socket.IO session may hold unwritten (a client not reading); past it the session is closed and its updates stay in RabbitMQ"),
+        ConfigKey("realtime.receipt_delay", default: "2s",
+                  "how long an update written on a WebSocket may wait for the Engine.IO ping whose pong confirms it (then it is acked); one ping confirms everything written meanwhile, so longer means fewer pings and later acks; 0 pings after every write"),
         ConfigKey("realtime.recovery_window", default: "2m",
                   "how long a dropped Socket.IO socket that asked for connection-state recovery can resume with its rooms and missed packets; 0 turns recovery off"),
         ConfigKey("chat3.url", env: ["CHAT3_API_URL"], flag: "chat3-url", default: "http://127.0.0.1:3000/api",

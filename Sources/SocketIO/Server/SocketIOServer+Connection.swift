@@ -105,7 +105,7 @@ extension SocketIOServer {
             sessions[sid]?.heldFrames = nil
             send(SocketIOPacket(.connect, data: reply), sid: sid)
             for (frame, tag) in held where sessions[sid] != nil {
-                perform(sessions[sid]!.engine.send(frame, tracking: tag), sid: sid)
+                perform(sessions[sid]!.engine.send(frame, tracking: tag, now: tag == 0 ? nil : clock()), sid: sid)
             }
         }
         for text in buffered {
