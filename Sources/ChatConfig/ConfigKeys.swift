@@ -63,7 +63,7 @@ extension ConfigKey {
                   "how long a user's queue outlives its last socket (x-expires); 0 deletes it on disconnect"),
         ConfigKey("rabbitmq.subscribe_wait", default: "10s",
                   "how long a Socket.IO CONNECT waits for the user's update queue before it is answered anyway"),
-        ConfigKey("rabbitmq.prefetch", default: "256", "unacknowledged deliveries per consumer channel"),
+        ConfigKey("rabbitmq.prefetch", default: "256", "unacknowledged deliveries per user queue's consumer (basic.qos applies to each consumer, not to their shared channel)"),
         ConfigKey("realtime.outbox_limit", default: "4194304",
                   "bytes a Socket.IO session may hold unwritten (a client not reading); past it the session is closed and its updates stay in RabbitMQ"),
         ConfigKey("realtime.receipt_delay", default: "2s",

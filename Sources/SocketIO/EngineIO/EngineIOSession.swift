@@ -260,7 +260,7 @@ public struct EngineIOSession: Sendable {
                 pongDeadline = nil
                 if pingDue == nil { pingDue = now + configuration.pingInterval }
             }
-            var effects: [EngineIOEffect] = answered.confirms.isEmpty ? [] : [.received(answered.confirms)]
+            let effects: [EngineIOEffect] = answered.confirms.isEmpty ? [] : [.received(answered.confirms)]
             // Packets written while that ping was out get a ping of their own, now or when due.
             return effects + receiptIfDue(now: now)
         case .close:
