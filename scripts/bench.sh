@@ -33,6 +33,7 @@
 # publish waits for the broker's confirm; 0: not), FANOUT_WAIT (1: fanout publishes once /metrics shows
 # every client's subscription; 0: right after the last CONNECT, which must then lose nothing since a
 # CONNECT waits for the user's queue), HTTP_SECONDS (10), HTTP_CONNECTIONS (64),
+# CHATD_TOML_EXTRA (TOML lines appended to chatd's config, for experiments),
 # SKIP_BUILD=1 (use the existing release build), BIN_DIR (binaries from elsewhere, e.g. a debug build for
 # trying the script; never for figures), OUT (bench-results).
 set -euo pipefail
@@ -130,6 +131,8 @@ sim="http://127.0.0.1:$sim_port"
 # Every client connects from loopback: lift the per-address caps (server.max_connections_per_address,
 # socketio.max_sessions_per_address), which would otherwise refuse all but the first 256.
 printf '[server]\nmax_connections_per_address = 1000000\nmax_connections = 1000000\n[socketio]\nmax_sessions_per_address = 1000000\nmax_sessions = 1000000\n' > "$work/chatd.toml"
+# CHATD_TOML_EXTRA: more of chatd's config for an experiment, e.g. $'[realtime]\nreceipt_delay = "0s"'.
+[ -z "${CHATD_TOML_EXTRA:-}" ] || printf '%s\n' "$CHATD_TOML_EXTRA" >> "$work/chatd.toml"
 export CHATD_STORE="sqlite://$work/b.sqlite" CHATD_STATE_DIR="$work" CHATD_CONFIG="$work/chatd.toml"
 export JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SMS_SENDER=command SMS_COMMAND=/bin/true CHAT3_API_URL="$sim/api" CHAT3_API_KEY="$api_key"

@@ -1,7 +1,8 @@
 import Logging
 import Synchronization
 
-/// Consumes chatd's per-user queues over one connection and one channel.
+/// Consumes chatd's per-user queues over one connection, the consumers spread over
+/// `Options.consumeChannels` channels.
 ///
 /// Threading: the connection belongs to a dedicated thread started by `start()`. Every public method
 /// may be called from any thread or task; it enqueues a command for that thread. The delivery handler
@@ -31,6 +32,11 @@ public final class AMQPConsumer: Sendable {
         public var rpcTimeout: Duration
         /// Deliveries handled per loop turn before queued commands (acks, subscribes) get a turn.
         public var deliveriesPerTurn: Int
+        /// Channels the subscriptions are spread over (round robin). The broker keeps one list of
+        /// unacknowledged deliveries per channel and finds a single (non-`multiple`) ack by walking it
+        /// from the oldest, so acks that come out of order — each socket confirms on its own round
+        /// trip — cost in proportion to what the channel holds unacked; more channels, shorter lists.
+        public var consumeChannels: Int = 1
 
         public init(connectionName: String = "chatd consumer", prefetch: UInt16 = 64,
                     heartbeat: Duration = .seconds(30), reconnectDelay: Duration = .milliseconds(200),
@@ -209,17 +215,21 @@ struct ConsumerLoopContext: Sendable {
 
 /// The consumer's thread: owns the connection and the registry of active subscriptions.
 private final class ConsumerLoop {
-    private static let consumeChannel: UInt16 = 1
     /// Declarations run on their own channel, so a refused declare (which closes its channel) does
     /// not take the consumers down with it.
     private static let adminChannel: UInt16 = 2
+    /// The channels consumers live on: 1, then 3, 4, … (`Options.consumeChannels` of them).
+    private let consumeChannels: [UInt16]
+    /// Each subscription's channel on the current connection.
+    private var channelOf: [ConsumerTag: UInt16] = [:]
+    private var nextChannel = 0
 
     private let context: ConsumerLoopContext
     private var logger: Logger { context.logger }
     private var connection: AMQPConnection?
     private var generation: UInt64 = 0
-    /// Acknowledgement bookkeeping for the current connection (see `settle`).
-    private var ledger = DeliveryLedger()
+    /// Acknowledgement bookkeeping per channel of the current connection (see `settle`).
+    private var ledgers: [UInt16: DeliveryLedger] = [:]
     private var subscriptions: [ConsumerTag: AMQPConsumer.Subscription] = [:]
     private var subscriptionOrder: [ConsumerTag] = []
     private var backoff: Backoff
@@ -230,6 +240,8 @@ private final class ConsumerLoop {
 
     init(_ context: ConsumerLoopContext) {
         self.context = context
+        let extra = max(0, min(context.options.consumeChannels, 2000) - 1)
+        consumeChannels = [1] + (0..<extra).map { UInt16(3 + $0) }
         self.backoff = Backoff(initial: context.options.reconnectDelay, maximum: context.options.maxReconnectDelay)
         outage = OutageLog(what: "amqp consumer", connection: context.options.connectionName,
                            repeatEvery: context.options.outageLogInterval)
@@ -239,14 +251,14 @@ private final class ConsumerLoop {
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var stopping = false
         while !stopping {
-            var acks: [UInt64] = []
+            var acks: [DeliveryTag] = []
             for command in context.worker.drain() {
                 if stopping { Self.fail(command, with: .closed); continue }
                 if case .stop(let continuation) = command {
                     stopping = true
                     if let continuation { stopWaiters.append(continuation) }
                 } else if case .ack(let tag) = command {
-                    if tag.connection == generation { acks.append(tag.value) }
+                    if tag.connection == generation { acks.append(tag) }
                 } else {
                     execute(command)
                 }
@@ -299,8 +311,9 @@ private final class ConsumerLoop {
                 continuation.resume()
                 return
             }
+            let channel = channelOf.removeValue(forKey: tag) ?? consumeChannels[0]
             do {
-                try connection.cancel(Self.consumeChannel, consumerTag: tag.rawValue)
+                try connection.cancel(channel, consumerTag: tag.rawValue)
                 if deleteQueue { try connection.deleteQueue(Self.adminChannel, name: subscription.queue) }
                 continuation.resume()
             } catch {
@@ -308,12 +321,12 @@ private final class ConsumerLoop {
                 handle(error)
             }
         case .ack(let tag):
-            settle(tag.connection == generation ? [tag.value] : [])
+            settle(tag.connection == generation ? [tag] : [])
         case .reject(let tag, let requeue):
             guard let connection, tag.connection == generation else { return }
-            ledger.settledAlone(tag.value)
+            ledgers[tag.channel, default: DeliveryLedger()].settledAlone(tag.value)
             do {
-                try connection.reject(Self.consumeChannel, deliveryTag: tag.value, requeue: requeue)
+                try connection.reject(tag.channel, deliveryTag: tag.value, requeue: requeue)
             } catch {
                 handle(error)
             }
@@ -334,15 +347,19 @@ private final class ConsumerLoop {
         }
     }
 
-    /// Sends the acknowledgements the application gave since the last turn: one `multiple` ack for
-    /// the run of oldest deliveries they complete, single acks for the rest. Under load a turn
-    /// carries hundreds of acks, and this saves a frame (and a write) per message.
-    private func settle(_ acks: [UInt64]) {
+    /// Sends the acknowledgements the application gave since the last turn, per channel: one
+    /// `multiple` ack for the run of oldest deliveries they complete, single acks for the rest. Under
+    /// load a turn carries hundreds of acks, and this saves a frame (and a write) per message.
+    private func settle(_ acks: [DeliveryTag]) {
         guard let connection, !acks.isEmpty else { return }
-        let plan = ledger.settle(acks)
+        var byChannel: [UInt16: [UInt64]] = [:]
+        for tag in acks { byChannel[tag.channel, default: []].append(tag.value) }
         do {
-            if let upTo = plan.multipleUpTo { try connection.ack(Self.consumeChannel, deliveryTag: upTo, multiple: true) }
-            for tag in plan.single { try connection.ack(Self.consumeChannel, deliveryTag: tag) }
+            for (channel, tags) in byChannel {
+                let plan = ledgers[channel, default: DeliveryLedger()].settle(tags)
+                if let upTo = plan.multipleUpTo { try connection.ack(channel, deliveryTag: upTo, multiple: true) }
+                for tag in plan.single { try connection.ack(channel, deliveryTag: tag) }
+            }
         } catch {
             handle(error)
         }
@@ -382,7 +399,10 @@ private final class ConsumerLoop {
                                          routingKey: binding.routingKey)
             }
         }
-        try connection.consume(Self.consumeChannel, queue: queue, consumerTag: subscription.tag.rawValue)
+        let channel = consumeChannels[nextChannel % consumeChannels.count]
+        try connection.consume(channel, queue: queue, consumerTag: subscription.tag.rawValue)
+        nextChannel += 1
+        channelOf[subscription.tag] = channel
     }
 
     // MARK: Connection
@@ -391,8 +411,11 @@ private final class ConsumerLoop {
         let connection: AMQPConnection
         do {
             connection = try AMQPConnection(context.settings)
-            try connection.openChannel(Self.consumeChannel)
-            try connection.basicQos(Self.consumeChannel, prefetchCount: context.options.prefetch)
+            for channel in consumeChannels {
+                try connection.openChannel(channel)
+                // global=false: the prefetch applies to each consumer on the channel.
+                try connection.basicQos(channel, prefetchCount: context.options.prefetch)
+            }
             try connection.openChannel(Self.adminChannel)
         } catch {
             scheduleReconnect(reason: error.summary)
@@ -400,7 +423,8 @@ private final class ConsumerLoop {
         }
         self.connection = connection
         generation += 1
-        ledger = DeliveryLedger()
+        ledgers = [:]
+        channelOf = [:]
         for tag in subscriptionOrder {
             guard let subscription = subscriptions[tag], let current = self.connection else { continue }
             do {
@@ -428,7 +452,7 @@ private final class ConsumerLoop {
         report(.disconnected(reason: reason))
     }
 
-    /// A failed channel 2 is reopened; anything else ends the connection (consumers live on channel 1).
+    /// A failed channel 2 is reopened; anything else ends the connection (consumers live on the others).
     private func handle(_ failure: AMQPFailure) {
         if case .channelClosed(let channel, _, _) = failure, channel == Self.adminChannel, let connection {
             do {
@@ -473,6 +497,7 @@ private final class ConsumerLoop {
                     let tag = ConsumerTag(rawValue: rawTag)
                     if let subscription = subscriptions.removeValue(forKey: tag) {
                         subscriptionOrder.removeAll { $0 == tag }
+                        channelOf[tag] = nil
                         logger.warning("amqp consumer cancelled by broker", metadata: ["amqp.queue": "\(subscription.queue)"])
                         context.onEvent(.subscriptionLost(tag, reason: "cancelled by the broker"))
                     }
@@ -498,15 +523,16 @@ private final class ConsumerLoop {
         guard subscriptions[tag] != nil else {
             // In flight when its subscription was cancelled: hand it back to the queue.
             do {
-                try connection.reject(Self.consumeChannel, deliveryTag: delivery.deliveryTag, requeue: true)
+                try connection.reject(delivery.channel, deliveryTag: delivery.deliveryTag, requeue: true)
             } catch {
                 handle(error)
             }
             return
         }
-        ledger.handedOut(delivery.deliveryTag)
+        ledgers[delivery.channel, default: DeliveryLedger()].handedOut(delivery.deliveryTag)
         context.onDelivery(AMQPDelivery(consumerTag: tag,
-                                        deliveryTag: DeliveryTag(connection: generation, value: delivery.deliveryTag),
+                                        deliveryTag: DeliveryTag(connection: generation, channel: delivery.channel,
+                                                                 value: delivery.deliveryTag),
                                         exchange: delivery.exchange, routingKey: delivery.routingKey,
                                         body: delivery.body, redelivered: delivery.redelivered))
     }

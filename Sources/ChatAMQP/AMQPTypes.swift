@@ -11,9 +11,11 @@ public struct ConsumerTag: Sendable, Hashable, CustomStringConvertible {
 public struct DeliveryTag: Sendable, Hashable, CustomStringConvertible {
     /// Which connection (counted from 1 per consumer) delivered the message.
     public let connection: UInt64
-    /// The broker's delivery tag on that connection's channel.
+    /// The channel it came on: delivery tags are per channel, and it is acked there.
+    public let channel: UInt16
+    /// The broker's delivery tag on that channel.
     public let value: UInt64
-    public var description: String { "\(connection).\(value)" }
+    public var description: String { "\(connection).\(channel).\(value)" }
 }
 
 /// One message handed to the delivery handler.

@@ -40,6 +40,8 @@ public struct ChatdConfig: Sendable, Equatable {
     public var recoveryWindowSeconds: Double
     /// `realtime.instance_timeout`: another instance silent this long is taken for dead.
     public var instanceTimeoutSeconds: Double = 15
+    /// How long an update written on a WebSocket may wait for the ping that confirms it (and so for its ack).
+    public var receiptDelaySeconds: Double
     public var chat3: Chat3Settings
     /// Nil only under `dev`, where the daemon generates and keeps one (`DevSecret`).
     public var jwtSecret: String?

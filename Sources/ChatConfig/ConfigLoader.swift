@@ -138,6 +138,7 @@ public struct ConfigLoader: Sendable {
             prefetch: try reader.int("rabbitmq.prefetch", in: 1...65535),
             outboxLimitBytes: try reader.int("realtime.outbox_limit", in: 4096...(1 << 30)),
             recoveryWindowSeconds: try reader.duration("realtime.recovery_window"),
+            receiptDelaySeconds: try reader.duration("realtime.receipt_delay"),
             chat3: try Chat3Settings(reader),
             jwtSecret: secret,
             jwtLifetimeSeconds: try reader.duration("jwt.expires_in", positive: true),

@@ -147,6 +147,43 @@ struct AMQPConsumerTests {
         }
     }
 
+    @Test func subscriptionsAreSpreadOverTheConsumeChannelsAndAcksOutOfOrderSettleOnEach() async throws {
+        try await RabbitMQFixture.with { fixture in
+            var options = TestConsumer.fastOptions()
+            options.consumeChannels = 3
+            options.connectionName = fixture.name("spread")
+            let setup = try await Setup(fixture, options: options)
+            for index in 0..<6 {
+                _ = try await setup.consumer.consumer.subscribe(queue: fixture.name("q\(index)"),
+                                                                bindings: [(setup.exchange, "k\(index)")])
+            }
+            for index in 0..<6 { try await setup.publish("m\(index)", key: "k\(index)") }
+            let received = await setup.consumer.deliveries.wait(for: 6)
+            // Two consumers on each of three channels, each channel counting its own delivery tags.
+            #expect(Set(received.map(\.deliveryTag.channel)).count == 3)
+            #expect(received.allSatisfy { $0.deliveryTag.value <= 2 })
+            // Acked newest first, each on the channel it came on: a wrong channel would close it and
+            // the broker would hand everything out again.
+            for delivery in received.reversed() { setup.consumer.consumer.ack(delivery.deliveryTag) }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(setup.consumer.deliveries.count == 6, "nothing was redelivered")
+            // Stopping sends what was acked, then closes: anything not acked would go back to its queue.
+            await setup.close()
+            let second = try await TestConsumer().start()
+            for index in 0..<6 {
+                _ = try await second.consumer.subscribe(queue: fixture.name("q\(index)"), bindings: [(setup.exchange, "k\(index)")])
+            }
+            let publisher = try AMQPPublisher(url: RabbitMQFixture.amqpURL, logger: testLogger)
+            try await publisher.publish(exchange: setup.exchange, routingKey: "k0", body: "marker".bytes)
+            let after = await second.deliveries.wait(for: 1)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(after.map { String(decoding: $0.body, as: UTF8.self) } == ["marker"])
+            #expect(second.deliveries.count == 1, "an ack did not reach the broker")
+            await publisher.close()
+            await second.consumer.stop()
+        }
+    }
+
     @Test func aQueueThatExistsWithOtherArgumentsIsUsedAsItIs() async throws {
         try await RabbitMQFixture.with { fixture in
             let setup = try await Setup(fixture)

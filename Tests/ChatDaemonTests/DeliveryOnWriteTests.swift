@@ -223,6 +223,34 @@ struct DeliveryOnWriteTests {
         }
     }
 
+    @Test("updates a WebSocket gets within realtime.receipt_delay are confirmed by one ping, not one each, and are all acked once it is answered")
+    func receiptsCoalesced() async throws {
+        let h = try await DeliveryHarness()
+        defer { Task { await h.cleanUp() } }
+        let (carol, token) = try await h.realTime.user("Carol", phone: "79000000103")
+        try await h.live { port in
+            // The default delay (2 s) and sweep; the heartbeat (25 s) does not come within the test.
+            let client = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "10", "--idle", "20",
+                                    "--linger", "5"], name: "coalesced")
+            defer { Task { await client.stop(signal: SIGKILL) } }
+            try await waitUntil(seconds: 30) { await !h.hub.server.sockets(of: carol.userId).isEmpty }
+            try await h.subscribed(carol.userId)
+            // 100 ms apart: with a ping per write, each would get its own ping, answered long before the next.
+            for sequence in 0..<10 {
+                try await h.publish(carol.userId, sequence..<(sequence + 1))
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            _ = try await client.waitForLine("IDS", timeoutSeconds: 60)
+            let report = RawReport(client.log)
+            #expect(report.received == 10, "\(client.log)")
+            #expect(report.duplicates == 0)
+            #expect((1...3).contains(report.pings), "\(report.pings) pings for 10 updates written within about a second")
+            // The client lingered past the delay and answered: nothing is left unacked or ready for a later socket.
+            let queued = try await h.settledQueue(of: carol.userId)
+            #expect(queued.ready == 0, "updates not acked although their receipt came: \(queued)")
+        }
+    }
+
     /// `chatd_socket_sessions_closed_total{reason="outbox_overflow"}` in a metrics page.
     static func overflowCuts(_ page: String) -> Int {
         let name = #"chatd_socket_sessions_closed_total{reason="outbox_overflow"} "#

@@ -233,6 +233,53 @@ struct EngineIOSessionTests {
         #expect(session.nextDeadline == start + .seconds(52))
     }
 
+    @Test("with a receipt delay one ping confirms every tracked packet of the delay: it goes with the first write after it, or when the delay runs out")
+    func delayedReceipts() {
+        var delayed = configuration
+        delayed.receiptDelay = .seconds(2)
+        var session = EngineIOSession(sid: "w", transport: .websocket, configuration: delayed, now: start)
+        #expect(session.send("42a", tracking: 1, now: start) == [.writeWebSocket("42a", carrying: 1)])
+        #expect(session.nextDeadline == start + .seconds(2), "the receipt is due before the heartbeat")
+        #expect(session.send("42b", tracking: 2, now: start + .seconds(1)) == [.writeWebSocket("42b", carrying: 2)])
+        #expect(session.tick(now: start + .milliseconds(1999)) == [])
+        // The write after the delay carries the ping for all three.
+        #expect(session.send("42c", tracking: 3, now: start + .seconds(2)) ==
+            [.writeWebSocket("42c", carrying: 3), .writeWebSocket("2")])
+        #expect(session.send("42d", tracking: 4, now: start + .seconds(3)) == [.writeWebSocket("42d", carrying: 4)])
+        #expect(session.webSocketText("3", now: start + .seconds(3)) == [.received([1, 2, 3])],
+                "the pong confirms what was written before its ping, and 42d has not waited its delay yet")
+        #expect(session.nextDeadline == start + .seconds(5))
+        // No write comes: the sweep sends the ping when the delay runs out.
+        #expect(session.tick(now: start + .seconds(5)) == [.writeWebSocket("2")])
+        #expect(session.nextDeadline == start + .seconds(25))
+        #expect(session.webSocketText("3", now: start + .seconds(5)) == [.received([4])])
+    }
+
+    @Test("receiptBatch tracked packets waiting get a ping at once, even with the delay not run out and another receipt ping out")
+    func receiptBatch() {
+        var batched = configuration
+        batched.receiptDelay = .seconds(60)
+        batched.receiptBatch = 2
+        var session = EngineIOSession(sid: "w", transport: .websocket, configuration: batched, now: start)
+        #expect(session.send("42a", tracking: 1, now: start) == [.writeWebSocket("42a", carrying: 1)])
+        #expect(session.send("42b", tracking: 2, now: start) == [.writeWebSocket("42b", carrying: 2), .writeWebSocket("2")])
+        #expect(session.send("42c", tracking: 3, now: start) == [.writeWebSocket("42c", carrying: 3)])
+        #expect(session.send("42d", tracking: 4, now: start) == [.writeWebSocket("42d", carrying: 4), .writeWebSocket("2")])
+        #expect(session.webSocketText("3", now: start) == [.received([1, 2])])
+        #expect(session.webSocketText("3", now: start) == [.received([3, 4])])
+    }
+
+    @Test("the heartbeat ping confirms the tracked packets waiting for a delayed receipt, and no second ping goes for them")
+    func heartbeatCarriesReceipts() {
+        var delayed = configuration
+        delayed.receiptDelay = .seconds(60)
+        var session = EngineIOSession(sid: "w", transport: .websocket, configuration: delayed, now: start)
+        _ = session.send("42a", tracking: 1, now: start + .seconds(20))
+        #expect(session.tick(now: start + .seconds(25)) == [.writeWebSocket("2")])
+        #expect(session.webSocketText("3", now: start + .seconds(26)) == [.received([1])])
+        #expect(session.nextDeadline == start + .seconds(51), "nothing waits: only the next heartbeat is due")
+    }
+
     @Test("tracked packets a polling session queues before the upgrade are confirmed by a ping on the WebSocket")
     func receiptsAfterUpgrade() {
         var session = pollingSession()

@@ -146,6 +146,8 @@ class Receiver:
         self.ids = []
         self.seen = set()
         self.duplicates = 0
+        # Engine.IO pings read between events (receipts and heartbeats).
+        self.pings = 0
 
         self.counts = {}
         # flap: which connection each id came on, to show where repeats came from.
@@ -168,6 +170,7 @@ class Receiver:
     def report(self):
         say("RECEIVED", len(self.seen))
         say("DUPLICATES", self.duplicates)
+        say("PINGS", self.pings)
         say("IDS", ",".join(self.ids))
 
 
@@ -213,6 +216,7 @@ def read_events(ws, receiver, expect, idle, linger, on_event=None):
         if packet == "":
             return
         if packet == "2":
+            receiver.pings += 1
             ws.send("3")
             continue
         # Quiet means no events: pings come all the time and say nothing about the stream.

@@ -66,6 +66,10 @@ extension RealTimeSetup {
                                           perSecond: limits.eventsPerSecond, maxBytes: limits.maxEventBytes)
         server = overrides.server ?? server
         server.engine.maxBufferedBytes = config.outboxLimitBytes
+        server.engine.receiptDelay = .milliseconds(Int64(config.receiptDelaySeconds * 1000))
+        // A quarter of the prefetch: a busy socket gets its receipt well before its user's consumer
+        // runs out of unacknowledged deliveries and the broker holds the rest back.
+        server.engine.receiptBatch = max(1, config.prefetch / 4)
         server.recoveryWindow = config.recoveryWindowSeconds > 0
             ? .milliseconds(Int64(config.recoveryWindowSeconds * 1000)) : nil
         self.init(membership: overrides.membership ?? Chat3DialogMembership(chat3: chat3, conversations: conversations),

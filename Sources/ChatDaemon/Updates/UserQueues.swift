@@ -29,6 +29,10 @@ public final class UserQueues: Sendable {
         eventsInput = continuation
         var options = AMQPConsumer.Options(connectionName: "chatd updates", prefetch: UInt16(clamping: config.prefetch))
         options.heartbeat = .seconds(10)
+        // Updates are acked on receipt, so out of order and each some time after delivery: spread over
+        // 64 channels, the broker's unacked list each single ack walks stays short (BENCHMARKS.md,
+        // "Issue 12/17"). 64 of the 2,047 channels a connection may have.
+        options.consumeChannels = 64
         consumer = try AMQPConsumer(
             url: config.rabbitMQURL, options: options, logger: logger,
             onEvent: { [dormant] event in

@@ -17,6 +17,13 @@ public struct EngineIOConfiguration: Sendable, Hashable {
     public var maxBufferedBytes: Int
     /// Packets in one polling POST; more closes the session (one WebSocket frame is one packet).
     public var maxPacketsPerPost: Int
+    /// How long a tracked packet written on a WebSocket may wait for the ping whose pong confirms it
+    /// (see `EngineIOSession`'s receipts). Zero pings at once; longer lets one ping confirm the
+    /// packets of several writes, at the cost of later receipts.
+    public var receiptDelay: Duration
+    /// Tracked packets waiting for a receipt that make one ping at once, whatever the delay and even
+    /// while another receipt ping is out, so the unconfirmed stay bounded.
+    public var receiptBatch: Int
 
     public init(
         pingInterval: Duration = .milliseconds(25_000),
@@ -25,7 +32,9 @@ public struct EngineIOConfiguration: Sendable, Hashable {
         upgradeTimeout: Duration = .seconds(10),
         closeTimeout: Duration = .seconds(30),
         maxBufferedBytes: Int = 4 << 20,
-        maxPacketsPerPost: Int = 100
+        maxPacketsPerPost: Int = 100,
+        receiptDelay: Duration = .zero,
+        receiptBatch: Int = 64
     ) {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
@@ -34,6 +43,8 @@ public struct EngineIOConfiguration: Sendable, Hashable {
         self.closeTimeout = closeTimeout
         self.maxBufferedBytes = maxBufferedBytes
         self.maxPacketsPerPost = maxPacketsPerPost
+        self.receiptDelay = receiptDelay
+        self.receiptBatch = max(1, receiptBatch)
     }
 
     /// The `open` packet's JSON. Upgrades are offered only to polling sessions.

@@ -31,6 +31,8 @@ public struct EngineIOSession: Sendable {
     private var pongDeadline: Instant?
     /// Tracked packets written on the WebSocket since the last ping went out.
     private var unconfirmed: [UInt64] = []
+    /// When the oldest of `unconfirmed` was written (nil: not known, so its receipt is due at once).
+    private var unconfirmedSince: Instant?
     /// Pings sent and not yet answered, oldest first, each with the tracked packets written before it.
     /// A client answers pings in order and only after handling every packet before them, so a pong is
     /// the receipt for the packets written before its ping (see `received`).
@@ -57,7 +59,7 @@ public struct EngineIOSession: Sendable {
 
     /// The earliest time `tick` has work to do.
     public var nextDeadline: Instant? {
-        [pingDue, pongDeadline, upgradeDeadline, closeDeadline].compactMap { $0 }.min()
+        [pingDue, pongDeadline, upgradeDeadline, closeDeadline, receiptDue].compactMap { $0 }.min()
     }
 
     public var isClosed: Bool {
@@ -224,7 +226,7 @@ public struct EngineIOSession: Sendable {
             if isPollPending { effects += answerPoll(EngineIOPacket(.noop).encoded) }
             for entry in outbox { effects.append(.writeWebSocket(entry.packet, carrying: entry.tag)) }
             let (_, tags) = drainOutbox()
-            return effects + askForReceipt(tags)
+            return effects + askForReceipt(tags, now: now)
         default:
             return abandonUpgrade()
         }
@@ -258,10 +260,9 @@ public struct EngineIOSession: Sendable {
                 pongDeadline = nil
                 if pingDue == nil { pingDue = now + configuration.pingInterval }
             }
-            var effects: [EngineIOEffect] = answered.confirms.isEmpty ? [] : [.received(answered.confirms)]
-            // Packets written while that ping was out get a ping of their own now.
-            if pingsAwaitingPong.isEmpty, !unconfirmed.isEmpty { effects += sendPing(heartbeat: false) }
-            return effects
+            let effects: [EngineIOEffect] = answered.confirms.isEmpty ? [] : [.received(answered.confirms)]
+            // Packets written while that ping was out get a ping of their own, now or when due.
+            return effects + receiptIfDue(now: now)
         case .close:
             // The pending GET is released with `6` (noop), as the reference server and the official
             // engine.io-protocol suite ("forcefully close the session") answer it.
@@ -282,10 +283,11 @@ public struct EngineIOSession: Sendable {
     /// Queues or writes one encoded Engine.IO packet (e.g. `42["event"]`). A non-zero `tag` is reported
     /// back in the effect that writes or answers with the packet, so the owner can tell when it left.
     /// A polling outbox that grows past `maxBufferedBytes` ends the session (`outboxOverflow`).
-    public mutating func send(_ encodedPacket: String, tracking tag: UInt64 = 0) -> [EngineIOEffect] {
+    /// `now` dates a tracked WebSocket packet for `receiptDelay`; without it its receipt ping is due at once.
+    public mutating func send(_ encodedPacket: String, tracking tag: UInt64 = 0, now: Instant? = nil) -> [EngineIOEffect] {
         switch state {
         case .webSocket:
-            return [.writeWebSocket(encodedPacket, carrying: tag)] + askForReceipt(tag == 0 ? [] : [tag])
+            return [.writeWebSocket(encodedPacket, carrying: tag)] + askForReceipt(tag == 0 ? [] : [tag], now: now)
         case .polling, .upgrading:
             outbox.append((encodedPacket, tag))
             outboxBytes += encodedPacket.utf8.count
@@ -341,6 +343,7 @@ public struct EngineIOSession: Sendable {
             pongDeadline = scheduled > now ? scheduled : now + configuration.pingTimeout
             effects += sendPing(heartbeat: true)
         }
+        if let receiptDue, receiptDue <= now { effects += sendPing(heartbeat: false) }
         return effects
     }
 
@@ -348,12 +351,32 @@ public struct EngineIOSession: Sendable {
 
     /// A WebSocket has no receipts, and a frame the kernel took can still die with the connection.
     /// So tracked packets written on it count as received only once the client answers a ping sent
-    /// after them: at most one such ping is out at a time, and packets written meanwhile wait for the
-    /// next one, sent when its pong comes.
-    private mutating func askForReceipt(_ tags: [UInt64]) -> [EngineIOEffect] {
+    /// after them (any ping: the heartbeat's confirms them too). A receipt ping goes out once the
+    /// oldest waiting packet has waited `receiptDelay` and no ping is out, so one ping confirms the
+    /// packets of every write in that time instead of one ping per write; or at once when
+    /// `receiptBatch` packets wait, even with a ping out, so a busy socket's unconfirmed packets (and
+    /// its user's unacknowledged updates) stay bounded.
+    private mutating func askForReceipt(_ tags: [UInt64], now: Instant?) -> [EngineIOEffect] {
         guard !tags.isEmpty else { return [] }
+        if unconfirmed.isEmpty { unconfirmedSince = now }
         unconfirmed += tags
-        return pingsAwaitingPong.isEmpty ? sendPing(heartbeat: false) : []
+        return receiptIfDue(now: now)
+    }
+
+    /// When the ping for the waiting packets is due if nothing else sends it first; nil while a ping
+    /// is out (its pong brings the next decision) or nothing waits.
+    private var receiptDue: Instant? {
+        guard !unconfirmed.isEmpty, pingsAwaitingPong.isEmpty, let unconfirmedSince else { return nil }
+        return unconfirmedSince + configuration.receiptDelay
+    }
+
+    /// The receipt ping for the waiting packets, if it is due (see `askForReceipt`).
+    private mutating func receiptIfDue(now: Instant?) -> [EngineIOEffect] {
+        guard !unconfirmed.isEmpty else { return [] }
+        if unconfirmed.count >= configuration.receiptBatch { return sendPing(heartbeat: false) }
+        guard pingsAwaitingPong.isEmpty else { return [] }
+        if let now, let receiptDue, now < receiptDue { return [] }
+        return sendPing(heartbeat: false)
     }
 
     /// Sends a ping, noting which tracked WebSocket packets its pong will confirm.
@@ -361,7 +384,10 @@ public struct EngineIOSession: Sendable {
         let effects = send(EngineIOPacket(.ping).encoded)
         guard acceptsPackets else { return effects }
         pingsAwaitingPong.append((state == .webSocket ? unconfirmed : [], heartbeat))
-        if state == .webSocket { unconfirmed = [] }
+        if state == .webSocket {
+            unconfirmed = []
+            unconfirmedSince = nil
+        }
         return effects
     }
 
@@ -400,6 +426,7 @@ public struct EngineIOSession: Sendable {
         outbox = []
         outboxBytes = 0
         unconfirmed = []
+        unconfirmedSince = nil
         pingsAwaitingPong = []
         pingDue = nil
         pongDeadline = nil

@@ -32,7 +32,9 @@ public struct EngineIOWebSocketConnection: Sendable, Hashable {
 }
 
 /// An `EngineIOWebSocketWriter` the HTTP layer drains into the real WebSocket with `nextBatch()`,
-/// reporting each frame written once the connection wrote it. Frames waiting here are bounded in bytes: a
+/// reporting each frame written once the connection wrote it. A batch is whatever is queued when the
+/// writer gets to it, so the frames one server turn writes (an update's events and their receipt ping)
+/// usually leave in one flush rather than one each. Frames waiting here are bounded in bytes: a
 /// consumer that falls `limitBytes` behind is cut off (`overflowed`) instead of growing memory, and
 /// every frame it had not written is reported unwritten.
 public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
@@ -49,7 +51,8 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
         var bytes = 0
         var closed = false
         var overflowed = false
-        var waiter: CheckedContinuation<[Frame]?, Never>?
+        /// The writer waiting for frames, woken by the next write or the close.
+        var waiter: CheckedContinuation<Void, Never>?
     }
 
     public let limitBytes: Int
@@ -70,16 +73,16 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
 
     public func write(_ text: String, whenWritten: FrameWritten?) {
         let frame = Frame(text: text, written: whenWritten)
-        enum Outcome { case queued, handed(CheckedContinuation<[Frame]?, Never>), refused, overflow([Frame]) }
+        enum Outcome { case queued(CheckedContinuation<Void, Never>?), refused, overflow([Frame]) }
         let outcome: Outcome = state.withLock { state in
             if state.closed { return .refused }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return .handed(waiter)
-            }
             state.queue.append(frame)
             state.bytes += text.utf8.count
-            guard state.bytes > limitBytes else { return .queued }
+            // A waiting writer takes it at once: only a writer that is behind can overflow.
+            guard state.bytes > limitBytes, state.waiter == nil else {
+                defer { state.waiter = nil }
+                return .queued(state.waiter)
+            }
             state.overflowed = true
             state.closed = true
             let dropped = Array(state.queue[state.head...])
@@ -89,8 +92,7 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
             return .overflow(dropped)
         }
         switch outcome {
-        case .queued: break
-        case .handed(let waiter): waiter.resume(returning: [frame])
+        case .queued(let waiter): waiter?.resume()
         case .refused: whenWritten?(false)
         case .overflow(let dropped):
             for frame in dropped { frame.written?(false) }
@@ -101,45 +103,53 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
     /// Ends the stream after the queued frames; the HTTP layer closes the WebSocket when `nextBatch()`
     /// returns nil.
     public func close() {
-        let waiter = state.withLock { state -> CheckedContinuation<[Frame]?, Never>? in
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.closed = true
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
     }
 
     /// Every frame queued, oldest first, waiting for at least one; nil once closed and drained, or when
     /// the calling task is cancelled.
     public func nextBatch() async -> [Frame]? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<[Frame]?, Never>) in
-                let ready: [Frame]?? = state.withLock { state in
-                    if state.head < state.queue.count {
-                        let frames = Array(state.queue[state.head...])
-                        state.queue.removeAll(keepingCapacity: true)
-                        state.head = 0
-                        state.bytes = 0
-                        return .some(frames)
-                    }
-                    if state.closed || Task.isCancelled { return .some(nil) }
-                    state.waiter = continuation
-                    return nil
+        while true {
+            // Taken when the writer runs, not when the first frame came: frames queued meanwhile join.
+            let taken: [Frame]?? = state.withLock { state in
+                if state.head < state.queue.count {
+                    let frames = Array(state.queue[state.head...])
+                    state.queue.removeAll(keepingCapacity: true)
+                    state.head = 0
+                    state.bytes = 0
+                    return .some(frames)
                 }
-                if let ready { continuation.resume(returning: ready) }
+                if state.closed || Task.isCancelled { return .some(nil) }
+                return nil
             }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<[Frame]?, Never>? in
-                defer { state.waiter = nil }
-                return state.waiter
+            if let taken { return taken }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { state in
+                        if state.head < state.queue.count || state.closed || Task.isCancelled { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            } onCancel: {
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
             }
-            waiter?.resume(returning: nil)
         }
     }
 
     /// The connection is gone: refuses further frames and reports every queued one unwritten.
     public func abandon() {
-        let (dropped, waiter) = state.withLock { state -> ([Frame], CheckedContinuation<[Frame]?, Never>?) in
+        let (dropped, waiter) = state.withLock { state -> ([Frame], CheckedContinuation<Void, Never>?) in
             state.closed = true
             let dropped = Array(state.queue[state.head...])
             state.queue = []
@@ -148,7 +158,7 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
             defer { state.waiter = nil }
             return (dropped, state.waiter)
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
         for frame in dropped { frame.written?(false) }
     }
 }

@@ -182,7 +182,7 @@ extension SocketIOServer {
         let held = sessions[sid]?.heldFrames ?? []
         sessions[sid]?.heldFrames = nil
         for (frame, tag) in held where sessions[sid] != nil {
-            perform(sessions[sid]!.engine.send(frame, tracking: tag), sid: sid)
+            perform(sessions[sid]!.engine.send(frame, tracking: tag, now: tag == 0 ? nil : clock()), sid: sid)
         }
     }
 

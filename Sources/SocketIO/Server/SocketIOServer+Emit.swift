@@ -117,7 +117,7 @@ extension SocketIOServer {
             sessions[sid]!.heldFrames!.append((frame, tag))
             return
         }
-        perform(sessions[sid]!.engine.send(frame, tracking: tag), sid: sid)
+        perform(sessions[sid]!.engine.send(frame, tracking: tag, now: tag == 0 ? nil : clock()), sid: sid)
     }
 
     @discardableResult
