@@ -222,6 +222,10 @@ private final class ConsumerLoop {
     private let consumeChannels: [UInt16]
     /// Each subscription's channel on the current connection.
     private var channelOf: [ConsumerTag: UInt16] = [:]
+    /// Consume channels opened on the current connection. Opened on first use: a chatd with a few
+    /// users (or a test run starting dozens of chatd) would otherwise pay two round trips per channel
+    /// at every connect for channels it never uses.
+    private var openedChannels: Set<UInt16> = []
     private var nextChannel = 0
 
     private let context: ConsumerLoopContext
@@ -311,9 +315,11 @@ private final class ConsumerLoop {
                 continuation.resume()
                 return
             }
-            let channel = channelOf.removeValue(forKey: tag) ?? consumeChannels[0]
             do {
-                try connection.cancel(channel, consumerTag: tag.rawValue)
+                // Without a channel it consumes nothing on this connection: nothing to cancel.
+                if let channel = channelOf.removeValue(forKey: tag) {
+                    try connection.cancel(channel, consumerTag: tag.rawValue)
+                }
                 if deleteQueue { try connection.deleteQueue(Self.adminChannel, name: subscription.queue) }
                 continuation.resume()
             } catch {
@@ -400,6 +406,12 @@ private final class ConsumerLoop {
             }
         }
         let channel = consumeChannels[nextChannel % consumeChannels.count]
+        if !openedChannels.contains(channel) {
+            try connection.openChannel(channel)
+            // global=false: the prefetch applies to each consumer on the channel.
+            try connection.basicQos(channel, prefetchCount: context.options.prefetch)
+            openedChannels.insert(channel)
+        }
         try connection.consume(channel, queue: queue, consumerTag: subscription.tag.rawValue)
         nextChannel += 1
         channelOf[subscription.tag] = channel
@@ -411,11 +423,6 @@ private final class ConsumerLoop {
         let connection: AMQPConnection
         do {
             connection = try AMQPConnection(context.settings)
-            for channel in consumeChannels {
-                try connection.openChannel(channel)
-                // global=false: the prefetch applies to each consumer on the channel.
-                try connection.basicQos(channel, prefetchCount: context.options.prefetch)
-            }
             try connection.openChannel(Self.adminChannel)
         } catch {
             scheduleReconnect(reason: error.summary)
@@ -425,6 +432,8 @@ private final class ConsumerLoop {
         generation += 1
         ledgers = [:]
         channelOf = [:]
+        openedChannels = []
+        nextChannel = 0
         for tag in subscriptionOrder {
             guard let subscription = subscriptions[tag], let current = self.connection else { continue }
             do {
