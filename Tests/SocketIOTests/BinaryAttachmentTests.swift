@@ -157,6 +157,30 @@ struct BinaryAttachmentTests {
         #expect(try await server.poll(sid: fresh) == "1")
     }
 
+    @Test("a client ACK over the event bound is dropped unparsed and counted: the emit waiting for it times out, the socket stays, a fitting ACK still resolves")
+    func oversizedClientAck() async throws {
+        let limits = Mutex<[String]>([])
+        let handlers = SocketIOServerHandlers(authenticate: Fixtures.authenticate, event: { _ in nil },
+                                              limitHit: { name in limits.withLock { $0.append(name) } })
+        let server = SocketIOServer(configuration: .init(events: SocketEventLimits(maxBytes: 100)), handlers: handlers,
+                                    clock: { clock.now })
+        let (sid, _) = try await server.connectTestSocket(token: "alice")
+        let socket = try #require(await server.sockets(of: Fixtures.alice.id).first)
+        let refused = Task { try await server.emitWithAck("question", [], to: socket, timeout: .seconds(2)) }
+        let id = try #require(try SocketIOPacket.decode(String(try await server.poll(sid: sid).dropFirst())).ackID)
+        try await server.post(sid: sid, body: "43\(id)[\"" + String(repeating: "x", count: 200) + "\"]")
+        clock.advance(by: .seconds(2))
+        await server.sweep()
+        await #expect(throws: SocketIOAckError.timeout) { try await refused.value }
+        #expect(limits.withLock { $0 } == [SocketIOLimit.eventSize.name])
+        #expect(await server.socketCount == 1)
+
+        let answered = Task { try await server.emitWithAck("again", [], to: socket, timeout: .seconds(5)) }
+        let next = try #require(try SocketIOPacket.decode(String(try await server.poll(sid: sid).dropFirst())).ackID)
+        try await server.post(sid: sid, body: "43\(next)[\"fits\"]")
+        #expect(try await answered.value == SocketIOReply(["fits"]))
+    }
+
     @Test("a client's BINARY_ACK resolves the server's emit with its attachments")
     func clientBinaryAck() async throws {
         let server = server(received: EventRecorder())

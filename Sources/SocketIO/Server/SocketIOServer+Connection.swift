@@ -31,7 +31,7 @@ extension SocketIOServer {
 
     private func handleText(_ text: String, sid: String) async {
         if text.utf8.count > configuration.events.maxBytes, let header = SocketIOPacket.header(of: text),
-           header.type == .event || header.type == .binaryEvent {
+           [.event, .binaryEvent, .ack, .binaryAck].contains(header.type) {
             if header.attachments > 0 { sessions[sid]?.assembly = .discarding(remaining: header.attachments) }
             refuseOversizedEvent(header, sid: sid)
             return
@@ -224,10 +224,14 @@ extension SocketIOServer {
     /// An EVENT over `maxBytes` (a BINARY_EVENT: with its attachments, over `maxAttachmentBytes`),
     /// refused from its header alone (its payload is never parsed, let alone queued): counted, acked
     /// with an error if asked, and the socket stays. It still costs its share of the event rate, so a
-    /// stream of them is a rate flood like any other. An oversized BINARY_ACK is dropped.
+    /// stream of them is a rate flood like any other. An oversized ACK or BINARY_ACK is dropped unparsed
+    /// and counted: the emit that waits for it ends at its own timeout.
     private func refuseOversizedEvent(_ header: SocketIOPacket.Header, sid: String) {
         guard let socket = socketForRefusal(header, sid: sid) else { return }
-        guard header.type == .event || header.type == .binaryEvent else { return }
+        guard header.type == .event || header.type == .binaryEvent else {
+            handlers.limitHit(SocketIOLimit.eventSize.name)
+            return
+        }
         let now = clock()
         var queue = eventQueues[socket] ?? SocketEventQueue(limits: configuration.events, now: now)
         let admitted = queue.takeToken(now: now)
