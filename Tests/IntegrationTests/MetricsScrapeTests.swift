@@ -73,7 +73,10 @@ struct MetricsScrapeTests {
             await publisher.close()
             for tab in tabs { _ = try await tab.waitForEvent("message:new") }
 
-            metrics = try await MetricsProbe.waitFor("chatd_updates_received_total 4", at: base)
+            _ = try await MetricsProbe.waitFor("chatd_updates_received_total 4", at: base)
+            // Delivered means both tabs confirmed it: their pong to the receipt ping, sent within
+            // realtime.receipt_delay (2 s) of the write.
+            metrics = try await MetricsProbe.waitFor("chatd_updates_delivered_total 1", at: base, timeoutSeconds: 20)
             #expect(Self.value("chatd_updates_received_total", in: metrics) == 4, "\(metrics)")
             #expect(Self.value("chatd_updates_delivered_total", in: metrics) == 1)
             #expect(Self.value("chatd_update_delivery_seconds_count", in: metrics) == 1)
