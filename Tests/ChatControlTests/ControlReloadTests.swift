@@ -36,6 +36,8 @@ struct ControlReloadTests {
         defer { directory.remove() }
         let configPath = directory.path("chatd.toml")
         let old = "http://old.example", new = "https://new.example"
+        // Counts a limit's hits, which start again at the hour.
+        try await HourWindow.awaitRoom(seconds: 120)
         try Self.config(origin: old, ipHourlyLimit: 100).write(toFile: configPath, atomically: true, encoding: .utf8)
         let fixture = try await ControlFixture.start(["CHATD_CONFIG": configPath])
         defer { Task { await fixture.stop() } }

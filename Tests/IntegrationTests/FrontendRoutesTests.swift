@@ -93,6 +93,7 @@ struct FrontendRoutesTests {
         let ann = try await stack.user("Ann Phone", phone: "79001120001")
         let bob = try await stack.user("Bob Prober", phone: "79001120002")
         let cid = try await stack.user("Cid", phone: "79001120003")
+        try await HourWindow.awaitRoom(seconds: 120)
         // Found or not, each search by number counts.
         for number in ["79001120001", "79001129998", "79001129999"] {
             let allowed = try await stack.call("GET", "/api/users?search=\(number)", as: bob)

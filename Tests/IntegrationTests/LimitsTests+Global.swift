@@ -212,6 +212,7 @@ extension LimitsTests {
         // Loopback is the trusted proxy, so X-Forwarded-For names the client, as nginx would.
         let fixture = try await Fixture.start(config: "[server]\ntrusted_proxies = \"127.0.0.1\"\n[auth]\nip_hourly_limit = 2\n")
         defer { fixture.directory.remove() }
+        try await HourWindow.awaitRoom(seconds: 60)
         func requestCode(from client: String, phone: String) async throws -> HTTPResult {
             try await HTTPTestClient.send("POST", "\(fixture.chatd.baseURL)/api/auth/request-code",
                                           headers: ["X-Forwarded-For": client, "Content-Type": "application/json"],

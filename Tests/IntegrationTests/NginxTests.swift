@@ -225,6 +225,7 @@ struct NginxTests {
                                               environment: ["CHATD_TRUSTED_PROXIES": "127.0.0.1"])
         defer { cluster.directory.remove() }
         let nginx = try await cluster.nginxBehindTestProxy()
+        try await HourWindow.awaitRoom(seconds: 60)
         func requestCode(from client: String, phone: String) async throws -> Int {
             try await HTTPTestClient.send("POST", "\(nginx.baseURL)/api/auth/request-code",
                                           headers: ["X-Forwarded-For": client, "Content-Type": "application/json"],
