@@ -217,7 +217,10 @@ def read_events(ws, receiver, expect, idle, linger, on_event=None):
             return
         if packet == "2":
             receiver.pings += 1
-            ws.send("3")
+            try:
+                ws.send("3")
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+                pass  # the server cut us: what the kernel still holds is read all the same, then the close
             continue
         # Quiet means no events: pings come all the time and say nothing about the stream.
         last = time.time()
