@@ -121,23 +121,28 @@ public enum RealTimeWebSocket {
                 // took it; a frame is reported written only then. One batch at a time: a peer that does
                 // not read holds the loop here while the outbox fills up to its limit.
                 while let batch = await outbox.nextBatch() {
-                    var last: EventLoopFuture<Void>?
-                    for frame in batch {
-                        let future = switch EngineIOPacketData(webSocketFrame: frame.text) {
-                        case .text(let text):
-                            channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text)))
-                        case .binary(let bytes):
-                            channel.write(WebSocketFrame(fin: true, opcode: .binary, data: channel.allocator.buffer(bytes: bytes)))
-                        }
-                        if let written = frame.written {
-                            future.whenComplete { result in
-                                if case .success = result { written(true) } else { written(false) }
+                    // The whole batch in one turn of the channel's event loop: a write issued from
+                    // outside the loop is a hop (and often a wakeup) of its own, per frame.
+                    let lastWrite = channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                        var last = channel.eventLoop.makeSucceededVoidFuture()
+                        for frame in batch {
+                            let future = switch EngineIOPacketData(webSocketFrame: frame.text) {
+                            case .text(let text):
+                                channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text)))
+                            case .binary(let bytes):
+                                channel.write(WebSocketFrame(fin: true, opcode: .binary, data: channel.allocator.buffer(bytes: bytes)))
                             }
+                            if let written = frame.written {
+                                future.whenComplete { result in
+                                    if case .success = result { written(true) } else { written(false) }
+                                }
+                            }
+                            last = future
                         }
-                        last = future
+                        channel.flush()
+                        return last
                     }
-                    channel.flush()
-                    do { try await last?.get() } catch { return }
+                    do { try await lastWrite.get() } catch { return }
                 }
                 guard !Task.isCancelled else { return }
                 // The server ended the session: close, and give the peer a moment to answer the close.
