@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import SocketIO
+import Synchronization
 
 /// Engine.IO over WebSocket: the HTTP server builder chatd runs with. Only `GET /socket.io/?EIO=4&
 /// transport=websocket` upgrades, and only when the Engine.IO server would take it (not draining, a
@@ -117,34 +118,11 @@ public enum RealTimeWebSocket {
                 }
             }
             group.addTask {
-                // Written straight into the channel so each frame's write promise says when the kernel
-                // took it; a frame is reported written only then. One batch at a time: a peer that does
-                // not read holds the loop here while the outbox fills up to its limit.
-                while let batch = await outbox.nextBatch() {
-                    // The whole batch in one turn of the channel's event loop: a write issued from
-                    // outside the loop is a hop (and often a wakeup) of its own, per frame.
-                    let lastWrite = channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-                        var last = channel.eventLoop.makeSucceededVoidFuture()
-                        for frame in batch {
-                            let future = switch EngineIOPacketData(webSocketFrame: frame.text) {
-                            case .text(let text):
-                                channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text)))
-                            case .binary(let bytes):
-                                channel.write(WebSocketFrame(fin: true, opcode: .binary, data: channel.allocator.buffer(bytes: bytes)))
-                            }
-                            if let written = frame.written {
-                                future.whenComplete { result in
-                                    if case .success = result { written(true) } else { written(false) }
-                                }
-                            }
-                            last = future
-                        }
-                        channel.flush()
-                        return last
-                    }
-                    do { try await lastWrite.get() } catch { return }
-                }
-                guard !Task.isCancelled else { return }
+                // The pump writes on the channel's event loop (see `WebSocketFramePump`); this task only
+                // waits for its end. A peer that does not read holds the pump, and the outbox fills up
+                // to its limit.
+                let pump = WebSocketFramePump(channel: channel, outbox: outbox)
+                guard await pump.run() == .drained, !Task.isCancelled else { return }
                 // The server ended the session: close, and give the peer a moment to answer the close.
                 try? await outbound.close(.normalClosure, reason: nil)
                 try? await Task.sleep(for: .seconds(5))
@@ -156,5 +134,83 @@ public enum RealTimeWebSocket {
         // Whatever the connection did not take never reached the client.
         outbox.abandon()
         await server.webSocketClosed(connection)
+    }
+}
+
+/// Drains an `EngineIOWebSocketOutbox` into a WebSocket channel from the channel's own event loop, so
+/// a batch costs one hop onto the loop and none back: frames written from outside the loop would each
+/// be a hop (and often a wakeup) of their own, and a writer task would be woken for every batch and
+/// again for its write's completion. A frame is reported written once the channel wrote it; the next
+/// batch is taken when the last one's write completed, so a peer that does not read holds the pump.
+final class WebSocketFramePump: Sendable {
+    enum End: Sendable { case drained, failed, cancelled }
+
+    private let channel: any Channel
+    private let outbox: EngineIOWebSocketOutbox
+    private let end = Mutex<(outcome: End?, waiter: CheckedContinuation<End, Never>?)>((nil, nil))
+
+    init(channel: any Channel, outbox: EngineIOWebSocketOutbox) {
+        self.channel = channel
+        self.outbox = outbox
+    }
+
+    /// Pumps until the outbox is closed and drained (`drained`), a write fails (`failed`) or the calling
+    /// task is cancelled (`cancelled`; what is queued then is the caller's to abandon).
+    func run() async -> End {
+        channel.eventLoop.execute { self.pump() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<End, Never>) in
+                let done = end.withLock { end -> End? in
+                    if end.outcome == nil { end.waiter = continuation }
+                    return end.outcome
+                }
+                if let done { continuation.resume(returning: done) }
+            }
+        } onCancel: {
+            finish(.cancelled)
+        }
+    }
+
+    /// On the event loop.
+    private func pump() {
+        guard end.withLock({ $0.outcome == nil }) else { return }
+        switch outbox.takeBatch() {
+        case .empty:
+            outbox.whenReady { [self] in
+                if channel.eventLoop.inEventLoop { pump() } else { channel.eventLoop.execute { self.pump() } }
+            }
+        case .finished:
+            finish(.drained)
+        case .frames(let batch):
+            var last = channel.eventLoop.makeSucceededVoidFuture()
+            for frame in batch {
+                let future = switch EngineIOPacketData(webSocketFrame: frame.text) {
+                case .text(let text):
+                    channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text)))
+                case .binary(let bytes):
+                    channel.write(WebSocketFrame(fin: true, opcode: .binary, data: channel.allocator.buffer(bytes: bytes)))
+                }
+                if let written = frame.written {
+                    future.whenComplete { result in
+                        if case .success = result { written(true) } else { written(false) }
+                    }
+                }
+                last = future
+            }
+            channel.flush()
+            last.whenComplete { [self] result in
+                if case .success = result { pump() } else { finish(.failed) }
+            }
+        }
+    }
+
+    private func finish(_ outcome: End) {
+        let waiter = end.withLock { end -> CheckedContinuation<End, Never>? in
+            guard end.outcome == nil else { return nil }
+            end.outcome = outcome
+            defer { end.waiter = nil }
+            return end.waiter
+        }
+        waiter?.resume(returning: outcome)
     }
 }

@@ -31,12 +31,14 @@ public struct EngineIOWebSocketConnection: Sendable, Hashable {
     let generation: UInt64
 }
 
-/// An `EngineIOWebSocketWriter` the HTTP layer drains into the real WebSocket with `nextBatch()`,
-/// reporting each frame written once the connection wrote it. A batch is whatever is queued when the
-/// writer gets to it, so the frames one server turn writes (an update's events and their receipt ping)
-/// usually leave in one flush rather than one each. Frames waiting here are bounded in bytes: a
-/// consumer that falls `limitBytes` behind is cut off (`overflowed`) instead of growing memory, and
-/// every frame it had not written is reported unwritten.
+/// An `EngineIOWebSocketWriter` the HTTP layer drains into the real WebSocket, reporting each frame
+/// written once the connection wrote it. The drain takes a batch (`takeBatch()`), writes it, and when
+/// the connection has taken it asks again; with nothing queued it arms `whenReady` and is called back
+/// by the next write or the close. A batch is whatever is queued when the drain gets to it, so the frames
+/// one server turn writes (an update's events and their receipt ping) usually leave in one flush rather
+/// than one each. Frames waiting here are bounded in bytes: a consumer that falls `limitBytes` behind is
+/// cut off (`overflowed`) instead of growing memory, and every frame it had not written is reported
+/// unwritten.
 public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
     public struct Frame: Sendable {
         public let text: String
@@ -44,15 +46,25 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
         public let written: FrameWritten?
     }
 
+    /// What `takeBatch()` found.
+    public enum Batch: Sendable {
+        /// Every frame queued, oldest first.
+        case frames([Frame])
+        /// Nothing queued: arm `whenReady`.
+        case empty
+        /// Closed and drained: the drain is over.
+        case finished
+    }
+
     private struct State {
         var queue: [Frame] = []
         var head = 0
-        /// UTF-8 bytes queued and not yet taken by `nextBatch`.
+        /// UTF-8 bytes queued and not yet taken by `takeBatch`.
         var bytes = 0
         var closed = false
         var overflowed = false
-        /// The writer waiting for frames, woken by the next write or the close.
-        var waiter: CheckedContinuation<Void, Never>?
+        /// The drain waiting for frames, called by the next write or the close (once).
+        var ready: (@Sendable () -> Void)?
     }
 
     public let limitBytes: Int
@@ -60,7 +72,7 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
     private let state = Mutex(State())
 
     /// - Parameter onOverflow: called once when the outbox cuts the consumer off; the HTTP layer closes
-    ///   the connection there, since its writer may be stuck on a peer that does not read.
+    ///   the connection there, since its writes may be stuck on a peer that does not read.
     public init(limitBytes: Int = 4 << 20, onOverflow: @escaping @Sendable () -> Void = {}) {
         self.limitBytes = limitBytes
         self.onOverflow = onOverflow
@@ -73,15 +85,15 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
 
     public func write(_ text: String, whenWritten: FrameWritten?) {
         let frame = Frame(text: text, written: whenWritten)
-        enum Outcome { case queued(CheckedContinuation<Void, Never>?), refused, overflow([Frame]) }
+        enum Outcome { case queued((@Sendable () -> Void)?), refused, overflow([Frame]) }
         let outcome: Outcome = state.withLock { state in
             if state.closed { return .refused }
             state.queue.append(frame)
             state.bytes += text.utf8.count
-            // A waiting writer takes it at once: only a writer that is behind can overflow.
-            guard state.bytes > limitBytes, state.waiter == nil else {
-                defer { state.waiter = nil }
-                return .queued(state.waiter)
+            // A waiting drain takes it at once: only a drain that is behind can overflow.
+            guard state.bytes > limitBytes, state.ready == nil else {
+                defer { state.ready = nil }
+                return .queued(state.ready)
             }
             state.overflowed = true
             state.closed = true
@@ -92,7 +104,7 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
             return .overflow(dropped)
         }
         switch outcome {
-        case .queued(let waiter): waiter?.resume()
+        case .queued(let ready): ready?()
         case .refused: whenWritten?(false)
         case .overflow(let dropped):
             for frame in dropped { frame.written?(false) }
@@ -100,65 +112,78 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
         }
     }
 
-    /// Ends the stream after the queued frames; the HTTP layer closes the WebSocket when `nextBatch()`
-    /// returns nil.
+    /// Ends the stream after the queued frames; the HTTP layer closes the WebSocket when the drain is
+    /// `finished`.
     public func close() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let ready = state.withLock { state -> (@Sendable () -> Void)? in
             state.closed = true
-            defer { state.waiter = nil }
-            return state.waiter
+            defer { state.ready = nil }
+            return state.ready
         }
-        waiter?.resume()
+        ready?()
+    }
+
+    /// Takes every frame queued (taken when the drain runs, not when the first frame came: frames
+    /// queued meanwhile join).
+    public func takeBatch() -> Batch {
+        state.withLock { state in
+            if state.head < state.queue.count {
+                let frames = Array(state.queue[state.head...])
+                state.queue.removeAll(keepingCapacity: true)
+                state.head = 0
+                state.bytes = 0
+                return .frames(frames)
+            }
+            return state.closed ? .finished : .empty
+        }
+    }
+
+    /// Calls `body` once a frame is queued or the outbox closes: at once (on this thread) if one is
+    /// already, else from the `write` or `close` that comes next. One call per arming.
+    public func whenReady(_ body: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state in
+            if state.head < state.queue.count || state.closed { return true }
+            state.ready = body
+            return false
+        }
+        if now { body() }
     }
 
     /// Every frame queued, oldest first, waiting for at least one; nil once closed and drained, or when
-    /// the calling task is cancelled.
+    /// the calling task is cancelled. (The same drain as `takeBatch` and `whenReady`, for a task.)
     public func nextBatch() async -> [Frame]? {
-        while true {
-            // Taken when the writer runs, not when the first frame came: frames queued meanwhile join.
-            let taken: [Frame]?? = state.withLock { state in
-                if state.head < state.queue.count {
-                    let frames = Array(state.queue[state.head...])
-                    state.queue.removeAll(keepingCapacity: true)
-                    state.head = 0
-                    state.bytes = 0
-                    return .some(frames)
-                }
-                if state.closed || Task.isCancelled { return .some(nil) }
-                return nil
-            }
-            if let taken { return taken }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready = state.withLock { state in
-                        if state.head < state.queue.count || state.closed || Task.isCancelled { return true }
-                        state.waiter = continuation
-                        return false
+        while !Task.isCancelled {
+            switch takeBatch() {
+            case .frames(let frames): return frames
+            case .finished: return nil
+            case .empty:
+                let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        wake.withLock { $0 = continuation }
+                        whenReady { wake.withLock { $0.take() }?.resume() }
+                        if Task.isCancelled { wake.withLock { $0.take() }?.resume() }
                     }
-                    if ready { continuation.resume() }
+                } onCancel: {
+                    wake.withLock { $0.take() }?.resume()
                 }
-            } onCancel: {
-                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    defer { state.waiter = nil }
-                    return state.waiter
-                }
-                waiter?.resume()
             }
         }
+        return nil
     }
 
     /// The connection is gone: refuses further frames and reports every queued one unwritten.
     public func abandon() {
-        let (dropped, waiter) = state.withLock { state -> ([Frame], CheckedContinuation<Void, Never>?) in
+        let (dropped, ready) = state.withLock { state -> ([Frame], (@Sendable () -> Void)?) in
             state.closed = true
             let dropped = Array(state.queue[state.head...])
             state.queue = []
             state.head = 0
             state.bytes = 0
-            defer { state.waiter = nil }
-            return (dropped, state.waiter)
+            defer { state.ready = nil }
+            return (dropped, state.ready)
         }
-        waiter?.resume()
+        ready?()
         for frame in dropped { frame.written?(false) }
     }
 }
