@@ -37,6 +37,12 @@ public final class AMQPConsumer: Sendable {
         /// from the oldest, so acks that come out of order — each socket confirms on its own round
         /// trip — cost in proportion to what the channel holds unacked; more channels, shorter lists.
         public var consumeChannels: Int = 1
+        /// How long an ack that comes out of order may wait for a `multiple` ack to cover it (see
+        /// `DeliveryLedger`); zero sends it alone at once. A held ack still counts against its
+        /// consumer's prefetch, hence also `maxHeldAcks`.
+        public var ackHold: Duration = .zero
+        /// Held acks per channel past which the oldest go out alone.
+        public var maxHeldAcks: Int = 128
 
         public init(connectionName: String = "chatd consumer", prefetch: UInt16 = 64,
                     heartbeat: Duration = .seconds(30), reconnectDelay: Duration = .milliseconds(200),
@@ -268,14 +274,21 @@ private final class ConsumerLoop {
                 }
             }
             settle(acks)
-            if stopping { break }
+            if stopping {
+                // Held acks go out before the connection closes: the broker would redeliver them.
+                sendOverdueAcks(flushAll: true)
+                break
+            }
+            sendOverdueAcks(flushAll: false)
             if connection == nil, ContinuousClock.now >= nextAttempt { connect() }
             var moreToRead = false
             if connection != nil { moreToRead = readIncoming() }
             if moreToRead { continue }
             if let connection {
                 if connection.hasBufferedInput { continue }
-                context.worker.wait(socket: connection.socketDescriptor, timeout: .seconds(1))
+                var timeout = Duration.seconds(1)
+                if let due = nextHeldAckDue { timeout = min(timeout, max(.zero, due - ContinuousClock.now)) }
+                context.worker.wait(socket: connection.socketDescriptor, timeout: timeout)
             } else {
                 context.worker.wait(socket: nil, timeout: max(.zero, nextAttempt - ContinuousClock.now))
             }
@@ -360,15 +373,39 @@ private final class ConsumerLoop {
         guard let connection, !acks.isEmpty else { return }
         var byChannel: [UInt16: [UInt64]] = [:]
         for tag in acks { byChannel[tag.channel, default: []].append(tag.value) }
+        let holding = context.options.ackHold > .zero
+        let now = ContinuousClock.now
         do {
             for (channel, tags) in byChannel {
-                let plan = ledgers[channel, default: DeliveryLedger()].settle(tags)
+                let plan = ledgers[channel, default: DeliveryLedger()].settle(tags, holdingAt: holding ? now : nil)
                 if let upTo = plan.multipleUpTo { try connection.ack(channel, deliveryTag: upTo, multiple: true) }
                 for tag in plan.single { try connection.ack(channel, deliveryTag: tag) }
             }
         } catch {
             handle(error)
         }
+    }
+
+    /// Sends alone the held acks that waited `ackHold` (or all, before closing), and the oldest of a
+    /// channel past `maxHeldAcks`.
+    private func sendOverdueAcks(flushAll: Bool) {
+        guard let connection, context.options.ackHold > .zero else { return }
+        let now = ContinuousClock.now
+        do {
+            for channel in Array(ledgers.keys) where ledgers[channel]!.heldCount > 0 {
+                let due = ledgers[channel]!.overdue(now: now, limit: flushAll ? .zero : context.options.ackHold,
+                                                    maxHeld: flushAll ? 0 : context.options.maxHeldAcks)
+                for tag in due { try connection.ack(channel, deliveryTag: tag) }
+            }
+        } catch {
+            handle(error)
+        }
+    }
+
+    /// When the next held ack is due (nil: none is held).
+    private var nextHeldAckDue: ContinuousClock.Instant? {
+        guard context.options.ackHold > .zero else { return nil }
+        return ledgers.values.compactMap { $0.nextDue(limit: context.options.ackHold) }.min()
     }
 
     /// Declares, binds and consumes one subscription's queue, in two round trips rather than one per

@@ -50,4 +50,47 @@ struct DeliveryLedgerTests {
             #expect(ledger.settle([batch[0]]) == .init(multipleUpTo: batch[0], single: []))
         }
     }
+
+    @Test("held acks wait for a multiple ack to cover them, and never make it cover a delivery still out")
+    func heldAcksAreCoveredByMultiple() {
+        var ledger = DeliveryLedger()
+        let start = ContinuousClock.now
+        for tag in 1...6 { ledger.handedOut(UInt64(tag)) }
+        // 1 is still out: 3, 4 and 6 are held, nothing is sent.
+        #expect(ledger.settle([3, 4, 6], holdingAt: start) == .init(multipleUpTo: nil, single: []))
+        #expect(ledger.heldCount == 3)
+        // 1 and 2 done: one multiple ack up to 4 covers the held 3 and 4; 5 is out, so 6 waits.
+        #expect(ledger.settle([2, 1], holdingAt: start) == .init(multipleUpTo: 4, single: []))
+        #expect(ledger.heldCount == 1)
+        #expect(ledger.nextDue(limit: .seconds(3)) == start + .seconds(3))
+        #expect(ledger.settle([5], holdingAt: start) == .init(multipleUpTo: 6, single: []))
+        #expect(ledger.heldCount == 0)
+        #expect(ledger.nextDue(limit: .seconds(3)) == nil)
+        #expect(ledger.overdue(now: start + .seconds(10), limit: .seconds(3), maxHeld: 10) == [])
+    }
+
+    @Test("a held ack that waits past its limit, or past the count, goes out alone, and a later multiple ack steps over it")
+    func overdueHeldAcksGoAlone() {
+        var ledger = DeliveryLedger()
+        let start = ContinuousClock.now
+        for tag in 1...8 { ledger.handedOut(UInt64(tag)) }
+        #expect(ledger.settle([2, 3], holdingAt: start) == .init(multipleUpTo: nil, single: []))
+        #expect(ledger.settle([4], holdingAt: start + .seconds(2)) == .init(multipleUpTo: nil, single: []))
+        // Not yet due.
+        #expect(ledger.overdue(now: start + .seconds(2), limit: .seconds(3), maxHeld: 10) == [])
+        // 2 and 3 waited 3 s: alone; 4 is held on.
+        #expect(ledger.overdue(now: start + .seconds(3), limit: .seconds(3), maxHeld: 10) == [2, 3])
+        #expect(ledger.heldCount == 1)
+        // 1 done: the multiple ack covers 1 and the held 4, stepping over the 2 and 3 already acked.
+        #expect(ledger.settle([1], holdingAt: start + .seconds(3)) == .init(multipleUpTo: 4, single: []))
+        // Past the count: the oldest held go at once, whatever their age.
+        #expect(ledger.settle([6, 7, 8], holdingAt: start + .seconds(4)) == .init(multipleUpTo: nil, single: []))
+        #expect(ledger.overdue(now: start + .seconds(4), limit: .seconds(3), maxHeld: 1) == [6, 7])
+        #expect(ledger.heldCount == 1)
+        // Flushing all (before a close) sends the rest.
+        #expect(ledger.overdue(now: start + .seconds(4), limit: .zero, maxHeld: 0) == [8])
+        #expect(ledger.settle([5]) == .init(multipleUpTo: 5, single: []))
+        ledger.handedOut(9)
+        #expect(ledger.settle([9]) == .init(multipleUpTo: 9, single: []))
+    }
 }

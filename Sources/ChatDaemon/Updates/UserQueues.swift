@@ -33,6 +33,13 @@ public final class UserQueues: Sendable {
         // 64 channels, the broker's unacked list each single ack walks stays short (BENCHMARKS.md,
         // "Issue 12/17"). 64 of the 2,047 channels a connection may have.
         options.consumeChannels = 64
+        // A receipt confirms a socket's updates of up to `realtime.receipt_delay`, while the updates of
+        // the channel's other users wait for theirs: held a little longer than that, most acks are
+        // covered by a `multiple` ack from the head of the channel's unacknowledged list, which the
+        // broker takes without a walk. A held ack counts against its consumer's prefetch: at most
+        // prefetch/2 wait per channel (a receipt is asked for at prefetch/4).
+        options.ackHold = .milliseconds(Int64(config.receiptDelaySeconds * 1000) + 1000)
+        options.maxHeldAcks = max(1, config.prefetch / 2)
         consumer = try AMQPConsumer(
             url: config.rabbitMQURL, options: options, logger: logger,
             onEvent: { [dormant] event in
