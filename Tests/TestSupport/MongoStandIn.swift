@@ -43,8 +43,11 @@ public final class MongoStandIn: Sendable {
     }
 
     /// A URL for `database` on this stand-in.
+    /// The stand-in is Python (mongomock under the GIL): on a loaded CI machine one slow command can keep
+    /// a new connection's handshake waiting past the driver's 2 s default, which the store reports as
+    /// no server answering. The tests are about the store's answers, so they give it 20 s.
     public func url(database: String) -> String {
-        "mongodb://127.0.0.1:\(port)/\(database)"
+        "mongodb://127.0.0.1:\(port)/\(database)?serverSelectionTimeoutMS=20000&connectTimeoutMS=20000"
     }
 
     /// Starts a stand-in and waits (up to 30 s) for the port it listens on.
