@@ -66,9 +66,12 @@ struct EngineIOConformanceTests {
             let url = server.engine("EIO=4&transport=polling&sid=\(sid)")
             async let first = server.get(url)
             try await Task.sleep(for: .milliseconds(50))
-            let second = try await server.get(url + "&t=second")
-            #expect([400, 500].contains(second.status))
-            #expect(try await first.text == "1")
+            async let second = server.get(url + "&t=second")
+            // Which GET reaches the server first is up to the machine's load: the one that was pending
+            // gets the close packet, the other is refused, whatever their order.
+            let answers = try await [first, second]
+            #expect(answers.filter { [400, 500].contains($0.status) }.count == 1)
+            #expect(answers.filter { $0.status == 200 && $0.text == "1" }.count == 1)
             #expect(try await server.get(url).status == 400)
         }
     }
