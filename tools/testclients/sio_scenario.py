@@ -120,6 +120,18 @@ class Peer:
         return self.sio.call(event, data, timeout=5)
 
 
+def join_member(peer, dialog):
+    """dialog:join by a member. chatd asks Chat3 about membership, and on a loaded machine that answer
+    can time out: chatd refuses with chat3_unavailable, and a client tries again."""
+    reply = peer.call("dialog:join", dialog)
+    for _ in range(3):
+        if not (isinstance(reply, dict) and reply.get("code") == "chat3_unavailable"):
+            break
+        time.sleep(0.5)
+        reply = peer.call("dialog:join", dialog)
+    return reply
+
+
 def expect(condition, why):
     if not condition:
         fail(why)
@@ -182,7 +194,8 @@ def full(args):
 
     # Leave, then a clean disconnect: B learns A went offline.
     expect(a.call("dialog:leave", args.dialog) == {"ok": True}, "leave")
-    expect(a.call("dialog:join", args.dialog) == {"ok": True, "online": [args.user_b]}, "re-join")
+    rejoined = join_member(a, args.dialog)
+    expect(rejoined == {"ok": True, "online": [args.user_b]}, f"re-join {rejoined!r}")
     a.sio.disconnect()
     offline = b.inbox.wait_for("user:offline")
     expect(offline == {"userId": args.user_a}, f"user:offline {offline!r}")
@@ -191,7 +204,8 @@ def full(args):
 
     # Reconnect with the same client object and relay again.
     a.connect(token=args.token_a)
-    expect(a.call("dialog:join", args.dialog) == {"ok": True, "online": [args.user_b]}, "join after reconnect")
+    rejoined = join_member(a, args.dialog)
+    expect(rejoined == {"ok": True, "online": [args.user_b]}, f"join after reconnect {rejoined!r}")
     a.sio.emit("typing:start", {"dialogId": args.dialog})
     got = b.inbox.wait_for("typing:start")
     expect(got is not None and got["userId"] == args.user_a, f"typing after reconnect {got!r}")
