@@ -79,7 +79,8 @@ struct EngineIOMount<Endpoint: EngineIOEndpoint> {
               target.transport == .websocket
         else { return nil }
         guard let sid = target.sid else { return .some(nil) }
-        return await endpoint.sessionState(sid: sid) == nil ? nil : .some(sid)
+        // Only a polling session can upgrade: a second WebSocket is refused before the 101.
+        return await endpoint.sessionState(sid: sid) == .polling ? .some(sid) : nil
     }
 
     /// Pumps one WebSocket: inbound frames to the endpoint in order, its frames out. Whichever side

@@ -45,7 +45,7 @@ class Inbox:
             self.events.append((name, data))
             self.cond.notify_all()
 
-    def wait_for(self, name, match=lambda d: True, timeout=5.0):
+    def wait_for(self, name, match=lambda d: True, timeout=15.0):
         deadline = time.time() + timeout
         with self.cond:
             while True:

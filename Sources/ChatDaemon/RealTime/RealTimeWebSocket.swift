@@ -74,7 +74,9 @@ public enum RealTimeWebSocket {
               target.transport == transport
         else { return nil }
         guard let sid = target.sid else { return hub.isDraining ? nil : .some(nil) }
-        return await hub.server.sessionState(sid: sid) == nil ? nil : .some(sid)
+        // Only a polling session can upgrade: a second WebSocket for an upgrading or upgraded one is
+        // refused before the 101 (the HTTP route answers 400), rather than accepted and closed at once.
+        return await hub.server.sessionState(sid: sid) == .polling ? .some(sid) : nil
     }
 
     /// Pumps one WebSocket: inbound frames to the server in order, the server's frames out. Whichever

@@ -78,6 +78,10 @@ public final class UserQueues: Sendable {
     /// Whether the user's queue is declared, bound and consumed right now.
     public func isSubscribed(_ userId: String) -> Bool { book.tag(of: userId) != nil }
 
+    /// Whether the user's queue is known to exist with its bindings: consumed now, or cancelled here
+    /// within its `x-expires`. What Chat3 publishes for the user from then on waits in it.
+    public func hasQueue(_ userId: String) -> Bool { isSubscribed(userId) || dormant.exists(userId) }
+
     /// The queue and bindings of a user's subscription, as `chatctl queue --user` resolves them too.
     func subscriptionPlan(for userId: String) -> (queue: String, bindings: [AMQPBinding]) {
         (config.queues.queueName(for: userId),
