@@ -201,21 +201,8 @@ struct DeliveryOnWriteTests {
             #expect(before.received <= 48, "read \(before.received), more than prefetch")
             #expect(before.duplicates == 0)
 
-            // Reconnect until the queue is drained; a reader cut again (a loaded machine) costs a round, never
-            // an update.
-            var seen = before.ids
-            var waiting = queued.ready
-            for round in 0..<6 where waiting > 0 {
-                let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(waiting)",
-                                       "--idle", "20", "--linger", "1"], name: "again-\(round)")
-                // A reader cut again during its handshake exits without a report: that round read nothing.
-                _ = try? await again.waitForLine("IDS", timeoutSeconds: 90)
-                let after = RawReport(again.log)
-                seen += after.ids
-                await again.stop()
-                waiting = try await h.settledQueue(of: bob.userId).ready
-            }
-            #expect(waiting == 0, "\(waiting) still queued after six reconnects")
+            let seen = try await Self.drain(h, bob.userId, token: token, port: port, waiting: queued.ready,
+                                            seen: before.ids)
             #expect(Set(seen) == DeliveryHarness.messageIds(0..<total), "updates lost")
             // A cut hands out again what the reader had not confirmed: one repeat at most per cut (the
             // stalled reader's, and any overflow of a later round).
@@ -223,6 +210,74 @@ struct DeliveryOnWriteTests {
             let counts = Dictionary(seen.map { ($0, 1) }, uniquingKeysWith: +)
             #expect(counts.values.allSatisfy { $0 <= 1 + cuts }, "an update came more often than once plus once per cut (\(cuts))")
         }
+    }
+
+    @Test("a reader that stops reading past realtime.outbox_limit (a WebSocket that reads nothing, a polling client that asks for nothing) is cut as outbox_overflow long before its heartbeat would end it, with none of its updates acked; all of them wait in its queue and arrive on reconnect",
+          arguments: ["ws", "stall-poll"])
+    func outboxOverflowCut(transport: String) async throws {
+        // 512 in flight of 16 KB each: 8 MB, against a 128 KiB outbox and what the kernel takes for a
+        // reader that does not read. That is more than its 4 KB receive buffer suggests: on loopback (64 KB
+        // segments) the sender's buffer grows to a few MB (`tcp_wmem` caps it at 4 MB here). The polling
+        // client's one held GET takes a response; every packet after it waits in the session's outbox. The
+        // heartbeat keeps its default (an unanswered ping ends the session after 20 s), so a cut within
+        // seconds is the outbox's; the metric says so.
+        let total = 1000
+        let h = try await DeliveryHarness(outboxLimit: 128 << 10, prefetch: 512)
+        defer { Task { await h.cleanUp() } }
+        let (dora, token) = try await h.realTime.user("Dora", phone: "79000000106")
+        let resume = h.directory.path("resume")
+        try await h.live { port in
+            let arguments = transport == "ws"
+                ? ["ws", "--port", "\(port)", "--token", token, "--stall", "--resume-file", resume, "--idle", "5"]
+                : ["stall-poll", "--port", "\(port)", "--token", token]
+            let slow = try h.raw(arguments, name: "slow")
+            defer { Task { await slow.stop(signal: SIGKILL) } }
+            _ = try await slow.waitForLine("STALLED")
+            try await h.subscribed(dora.userId)
+            try await h.publish(dora.userId, 0..<total, padding: 16000)
+            try await waitUntil(seconds: 30) { await h.hub.server.sockets(of: dora.userId).isEmpty }
+            let metrics = h.realTime.services.metrics.render()
+            #expect(Self.overflowCuts(metrics) == 1, "\(metrics.split(separator: "\n").filter { $0.hasPrefix("chatd_socket_sessions_closed") })")
+            let queued = try await h.settledQueue(of: dora.userId)
+            #expect(queued.ready == total, "a reader that confirmed nothing had updates acked: \(queued)")
+            var before: [String] = []
+            if transport == "ws" {
+                FileManager.default.createFile(atPath: resume, contents: nil)
+                _ = try await slow.waitForLine("IDS", timeoutSeconds: 60)
+                let report = RawReport(slow.log)
+                #expect(report.duplicates == 0)
+                before = report.ids
+            }
+            let seen = try await Self.drain(h, dora.userId, token: token, port: port, waiting: queued.ready,
+                                            seen: before)
+            let lost = DeliveryHarness.messageIds(0..<total).subtracting(seen)
+            #expect(lost.isEmpty, "\(lost.count) updates lost, e.g. \(lost.sorted().prefix(5))")
+            let cuts = Self.overflowCuts(h.realTime.services.metrics.render())
+            let counts = Dictionary(seen.map { ($0, 1) }, uniquingKeysWith: +)
+            #expect(counts.values.allSatisfy { $0 <= 1 + cuts }, "an update came more often than once plus once per cut (\(cuts))")
+        }
+    }
+
+    /// Reconnects until the user's queue is drained and returns `seen` with every id read; a reader cut
+    /// again (a loaded machine) costs a round, never an update. Each reader stays past
+    /// `realtime.receipt_delay` (2 s) after its last update: what a client leaves with before its receipt
+    /// was asked for is handed out again on the next connect (measured: the last 104 of 1,000 came again
+    /// on each of six reconnects of a reader that left after 1 s).
+    static func drain(_ h: DeliveryHarness, _ user: UserID, token: String, port: Int, waiting: Int,
+                      seen: [String]) async throws -> [String] {
+        var seen = seen
+        var waiting = waiting
+        for round in 0..<6 where waiting > 0 {
+            let again = try h.raw(["ws", "--port", "\(port)", "--token", token, "--expect", "\(waiting)",
+                                   "--idle", "20", "--linger", "3"], name: "again-\(round)")
+            // A reader cut again during its handshake exits without a report: that round read nothing.
+            _ = try? await again.waitForLine("IDS", timeoutSeconds: 90)
+            seen += RawReport(again.log).ids
+            await again.stop()
+            waiting = try await h.settledQueue(of: user).ready
+        }
+        #expect(waiting == 0, "\(waiting) still queued after six reconnects")
+        return seen
     }
 
     @Test("updates a WebSocket gets within realtime.receipt_delay are confirmed by one ping, not one each, and are all acked once it is answered")
