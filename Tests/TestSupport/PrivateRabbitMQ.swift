@@ -19,7 +19,7 @@ public final class PrivateRabbitMQ: Sendable {
     }
 
     /// Starts the node and waits until it serves (about 5 s on an idle machine, more under load).
-    public static func start(timeoutSeconds: Double = 120) async throws -> PrivateRabbitMQ {
+    public static func start(timeoutSeconds: Double = 180) async throws -> PrivateRabbitMQ {
         let directory = try TemporaryDirectory("rabbitmq-node")
         let port = try freeTCPPort(), distributionPort = try freeTCPPort()
         let nodeName = "chatdtest\(port)@localhost"
@@ -50,11 +50,28 @@ public final class PrivateRabbitMQ: Sendable {
         }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while Date() < deadline {
-            if (try? await node.control("await_startup", timeoutSeconds: 10))?.status == 0 { return node }
+            // Each rabbitmqctl boots an Erlang VM of its own, which under a full test run can take more
+            // than 10 s by itself: a try gets the time that is left (a CI run's node never came up when
+            // every try was cut at 10 s).
+            let left = max(10, deadline.timeIntervalSinceNow)
+            let awaited = try? await node.control("await_startup", ["-t", "\(Int(left))"], timeoutSeconds: left + 10)
+            if awaited?.status == 0 { return node }
             try await Task.sleep(for: .milliseconds(300))
         }
+        // What the node said about it goes with the error: its directory is gone after `stop`.
+        let logs = node.logTail()
         await node.stop()
-        throw RabbitMQFixtureError.unavailable("the private RabbitMQ node \(nodeName) did not start in \(timeoutSeconds) s")
+        throw RabbitMQFixtureError.unavailable("the private RabbitMQ node \(nodeName) did not start in \(timeoutSeconds) s\n\(logs)")
+    }
+
+    /// The last lines of each of the node's log files.
+    func logTail(lines: Int = 30) -> String {
+        let logDirectory = directory.path("log")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []
+        return names.sorted().map { name in
+            let text = (try? String(contentsOfFile: logDirectory + "/" + name, encoding: .utf8)) ?? ""
+            return "== \(name)\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     /// Stops the RabbitMQ application; the Erlang node stays (what `rabbitmqctl stop_app` does).
@@ -79,8 +96,9 @@ public final class PrivateRabbitMQ: Sendable {
         }
     }
 
-    private func control(_ command: String, timeoutSeconds: Double) async throws -> CommandResult {
-        try await runCommand("/usr/sbin/rabbitmqctl", ["-q", "-n", nodeName, command], timeoutSeconds: timeoutSeconds)
+    private func control(_ command: String, _ options: [String] = [], timeoutSeconds: Double) async throws -> CommandResult {
+        try await runCommand("/usr/sbin/rabbitmqctl", ["-q", "-n", nodeName] + options + [command],
+                             timeoutSeconds: timeoutSeconds)
     }
 }
 
