@@ -106,6 +106,12 @@ public enum RealTimeWebSocket {
             hub.logger.debug("websocket refused", metadata: ["error": "\(error)"])
             return
         }
+        // The pump writes on the channel's event loop (see `WebSocketFramePump`); this task only waits
+        // for its end, and the reader is the one child task. A task per socket costs its object and the
+        // slabs its frames grow to for the connection's whole life. A peer that does not read holds the
+        // pump, and the outbox fills up to its limit.
+        let pump = WebSocketFramePump(channel: channel, outbox: outbox)
+        let readerEnded = OneShotSignal()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
@@ -118,19 +124,23 @@ public enum RealTimeWebSocket {
                 } catch {
                     hub.logger.debug("websocket read failed", metadata: ["error": "\(error)"])
                 }
+                // The peer or the connection ended: so does the pump.
+                pump.stop()
+                readerEnded.fire()
             }
-            group.addTask {
-                // The pump writes on the channel's event loop (see `WebSocketFramePump`); this task only
-                // waits for its end. A peer that does not read holds the pump, and the outbox fills up
-                // to its limit.
-                let pump = WebSocketFramePump(channel: channel, outbox: outbox)
-                guard await pump.run() == .drained, !Task.isCancelled else { return }
+            if await pump.run() == .drained, !Task.isCancelled {
                 // The server ended the session: close, and give the peer a moment to answer the close.
+                // The reader ends with its answer, or the connection is closed 5 s later; either way
+                // the reader is cancelled below, so a connection close that does not end its inbound
+                // stream cannot hold this task.
                 try? await outbound.close(.normalClosure, reason: nil)
-                try? await Task.sleep(for: .seconds(5))
-                if !Task.isCancelled { channel.close(promise: nil) }
+                let closer = channel.eventLoop.scheduleTask(in: .seconds(5)) {
+                    channel.close(promise: nil)
+                    readerEnded.fire()
+                }
+                await readerEnded.wait()
+                closer.cancel()
             }
-            await group.next()
             group.cancelAll()
         }
         // Whatever the connection did not take never reached the client.
@@ -206,6 +216,11 @@ final class WebSocketFramePump: Sendable {
         }
     }
 
+    /// Ends `run` (with `cancelled`) from outside: the reader saw the connection end.
+    func stop() {
+        finish(.cancelled)
+    }
+
     private func finish(_ outcome: End) {
         let waiter = end.withLock { end -> CheckedContinuation<End, Never>? in
             guard end.outcome == nil else { return nil }
@@ -214,5 +229,31 @@ final class WebSocketFramePump: Sendable {
             return end.waiter
         }
         waiter?.resume(returning: outcome)
+    }
+}
+
+/// Fires once; `wait` returns at once after that. For a task that waits on an event-loop callback or
+/// another task, whichever comes first.
+final class OneShotSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func fire() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.fired else { return [] }
+            state.fired = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let fired = state.withLock { state -> Bool in
+                if !state.fired { state.waiters.append(continuation) }
+                return state.fired
+            }
+            if fired { continuation.resume() }
+        }
     }
 }
