@@ -29,6 +29,18 @@ func childEnvironment(_ extra: [String: String]) -> [String: String] {
     ProcessInfo.processInfo.environment.merging(["MONGOC_DISABLE_SHM": "1"]) { $1 }.merging(extra) { $1 }
 }
 
+/// Writes to a child that exited fail with EPIPE rather than kill the test process with SIGPIPE. NIO
+/// ignores SIGPIPE too, but only once it opened its first socket, which a test writing to a child's
+/// stdin early in a run may come before.
+public func ignoreSIGPIPE() {
+    _ = sigpipeIgnored
+}
+
+private let sigpipeIgnored: Bool = {
+    signal(SIGPIPE, SIG_IGN)
+    return true
+}()
+
 /// Runs a program to completion with extra environment, optional stdin text, and a timeout.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        stdin: String? = nil, timeoutSeconds: Double = 60) async throws -> CommandResult {

@@ -14,6 +14,7 @@ public final class ScriptedSocketClient: @unchecked Sendable {
     public init(url: String, token: String, transports: String = "polling,websocket") throws {
         guard let root = RepositoryRoot.find() else { throw CocoaError(.fileNoSuchFile) }
         let python = ProcessInfo.processInfo.environment["CHATD_TEST_PYTHON"] ?? root.appendingPathComponent(".venv/bin/python3").path
+        ignoreSIGPIPE()
         let stdin = Pipe()
         let output = Pipe()
         process = try ChildProcess(executable: python,
@@ -68,8 +69,12 @@ public final class ScriptedSocketClient: @unchecked Sendable {
         return line["data"] ?? .null
     }
 
+    /// A client that already exited gets nothing: the write fails with EPIPE instead of a SIGPIPE that
+    /// would kill the whole test process (a clean-clone run died of one), and the test sees the
+    /// missing answer.
     public func send(_ command: JSONValue) {
-        input.write(Data((command.serialized() + "\n").utf8))
+        ignoreSIGPIPE()
+        try? input.write(contentsOf: Data((command.serialized() + "\n").utf8))
     }
 
     public func emit(_ event: String, _ data: JSONValue, ack: Bool = false) {
