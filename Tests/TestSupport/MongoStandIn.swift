@@ -58,6 +58,7 @@ public final class MongoStandIn: Sendable {
         guard FileManager.default.isExecutableFile(atPath: python) else { throw StartError.noPython(python) }
 
         let stdout = Pipe()
+        ignoreSIGPIPE()
         let stdin = Pipe()
         let process = try ChildProcess(executable: python,
                                        arguments: [root.appendingPathComponent("tools/mongo-standin.py").path,

@@ -26,7 +26,8 @@ public struct CommandResult: Sendable {
 /// chatctl) makes a shared-memory segment per process at load and warns on stderr when a killed test
 /// process left one under a reused pid; the tests kill processes all the time, so that is turned off.
 func childEnvironment(_ extra: [String: String]) -> [String: String] {
-    ProcessInfo.processInfo.environment.merging(["MONGOC_DISABLE_SHM": "1"]) { $1 }.merging(extra) { $1 }
+    ignoreSIGPIPE()
+    return ProcessInfo.processInfo.environment.merging(["MONGOC_DISABLE_SHM": "1"]) { $1 }.merging(extra) { $1 }
 }
 
 /// Writes to a child that exited fail with EPIPE rather than kill the test process with SIGPIPE. NIO
