@@ -7,9 +7,14 @@ import TestSupport
 /// chatctl user commands that also reach a running chatd (SPEC §9).
 @Suite("chatctl user and the running daemon", .serialized)
 struct UserControlTests {
+    /// Only the control call closes sockets here: chatd's periodic session recheck (5 s by default) also
+    /// closes a disabled or deleted user's sockets, and on a loaded machine it came between chatctl's
+    /// store write and its call to chatd, which then closed 0 sockets (a clean-clone run).
+    static let withoutRecheck = ["CHATD_SESSION_RECHECK": "3600s"]
+
     @Test("user disable closes the user's open socket through the running chatd, and only theirs")
     func disableClosesSockets() async throws {
-        let fixture = try await ControlFixture.start()
+        let fixture = try await ControlFixture.start(Self.withoutRecheck)
         defer { Task { await fixture.stop() } }
         let (ann, annToken) = try await fixture.userWithToken(phone: "79002220001")
         let (_, bobToken) = try await fixture.userWithToken(phone: "79002220002")
@@ -37,7 +42,7 @@ struct UserControlTests {
 
     @Test("user delete closes the deleted user's socket through the running chatd")
     func deleteClosesSockets() async throws {
-        let fixture = try await ControlFixture.start()
+        let fixture = try await ControlFixture.start(Self.withoutRecheck)
         defer { Task { await fixture.stop() } }
         let (ann, annToken) = try await fixture.userWithToken(phone: "79002220008")
         let socket = try ScriptedSocketClient(url: fixture.chatd.baseURL, token: annToken, transports: "websocket")
