@@ -57,8 +57,8 @@ public final class MongoStandIn: Sendable {
             ?? root.appendingPathComponent(".venv/bin/python3").path
         guard FileManager.default.isExecutableFile(atPath: python) else { throw StartError.noPython(python) }
 
-        let stdout = Pipe()
         ignoreSIGPIPE()
+        let stdout = Pipe()
         let stdin = Pipe()
         let process = try ChildProcess(executable: python,
                                        arguments: [root.appendingPathComponent("tools/mongo-standin.py").path,

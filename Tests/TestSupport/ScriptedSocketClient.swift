@@ -69,11 +69,10 @@ public final class ScriptedSocketClient: @unchecked Sendable {
         return line["data"] ?? .null
     }
 
-    /// A client that already exited gets nothing: the write fails with EPIPE instead of a SIGPIPE that
-    /// would kill the whole test process (a clean-clone run died of one), and the test sees the
-    /// missing answer.
+    /// A client that already exited gets nothing: the write fails with EPIPE (SIGPIPE is ignored since
+    /// `init`) instead of killing the whole test process (a clean-clone run died of one), and the test
+    /// sees the missing answer.
     public func send(_ command: JSONValue) {
-        ignoreSIGPIPE()
         try? input.write(contentsOf: Data((command.serialized() + "\n").utf8))
     }
 
