@@ -153,6 +153,18 @@ final class AMQPConnection {
         try checkStatus(status)
     }
 
+    /// basic.consume without its consume-ok; a refusal closes `channel`, and arrives as its channel.close.
+    func consumeNoWait(_ channel: UInt16, queue: String, consumerTag: String) throws(AMQPFailure) {
+        let status: Int32 = withBytes(queue) { queueBytes in
+            withBytes(consumerTag) { tagBytes in
+                var method = amqp_basic_consume_t(ticket: 0, queue: queueBytes, consumer_tag: tagBytes, no_local: 0,
+                                                  no_ack: 0, exclusive: 0, nowait: 1, arguments: amqp_empty_table)
+                return amqp_send_method(state, channel, AMQPConstants.basicConsume, &method)
+            }
+        }
+        try checkStatus(status)
+    }
+
     func consume(_ channel: UInt16, queue: String, consumerTag: String) throws(AMQPFailure) {
         withBytes(queue) { queueBytes in
             withBytes(consumerTag) { tagBytes in
@@ -457,6 +469,7 @@ enum AMQPConstants {
     static let queueDeclare: amqp_method_number_t = 0x0032_000A
     static let queueBind: amqp_method_number_t = 0x0032_0014
     static let basicNack: amqp_method_number_t = 0x003C_0078
+    static let basicConsume: amqp_method_number_t = 0x003C_0014
     static let basicCancel: amqp_method_number_t = 0x003C_001E
     static let basicReturn: amqp_method_number_t = 0x003C_0032
     static let channelClose: amqp_method_number_t = 0x0014_0028

@@ -69,6 +69,11 @@ public final class AMQPConsumer: Sendable {
         case reject(DeliveryTag, requeue: Bool)
         case declareExchange(name: String, type: String, durable: Bool, CheckedContinuation<Void, any Error>)
         case stop(CheckedContinuation<Void, Never>?)
+
+        var isAck: Bool {
+            if case .ack = self { return true }
+            return false
+        }
     }
 
     struct Subscription: Sendable {
@@ -262,8 +267,19 @@ private final class ConsumerLoop {
         var stopping = false
         while !stopping {
             var acks: [DeliveryTag] = []
+            // Subscribes that came together are established together (`subscribe(_:)`), in their order
+            // with the other commands.
+            var subscribes: [PendingSubscribe] = []
             for command in context.worker.drain() {
                 if stopping { Self.fail(command, with: .closed); continue }
+                if case .subscribe(let subscription, let continuation) = command {
+                    subscribes.append((subscription, continuation))
+                    continue
+                }
+                if !subscribes.isEmpty, !command.isAck {
+                    subscribe(subscribes)
+                    subscribes = []
+                }
                 if case .stop(let continuation) = command {
                     stopping = true
                     if let continuation { stopWaiters.append(continuation) }
@@ -273,6 +289,7 @@ private final class ConsumerLoop {
                     execute(command)
                 }
             }
+            if !subscribes.isEmpty { subscribe(subscribes) }
             settle(acks)
             if stopping {
                 // Held acks go out before the connection closes: the broker would redeliver them.
@@ -308,19 +325,7 @@ private final class ConsumerLoop {
     private func execute(_ command: AMQPConsumer.Command) {
         switch command {
         case .subscribe(let subscription, let continuation):
-            guard let connection else {
-                continuation.resume(throwing: AMQPError.notConnected)
-                return
-            }
-            do {
-                try establish(subscription, on: connection)
-                subscriptions[subscription.tag] = subscription
-                subscriptionOrder.append(subscription.tag)
-                continuation.resume(returning: subscription.tag)
-            } catch {
-                continuation.resume(throwing: error.publicError)
-                handle(error)
-            }
+            subscribe([(subscription, continuation)])
         case .cancel(let tag, let deleteQueue, let continuation):
             let subscription = subscriptions.removeValue(forKey: tag)
             subscriptionOrder.removeAll { $0 == tag }
@@ -408,28 +413,105 @@ private final class ConsumerLoop {
         return ledgers.values.compactMap { $0.nextDue(limit: context.options.ackHold) }.min()
     }
 
-    /// Declares, binds and consumes one subscription's queue, in two round trips rather than one per
-    /// method: the declaration and all but the last binding are pipelined (nowait) and the last binding
-    /// waits for its reply, which the broker sends only after the methods before it succeeded; if one
-    /// failed, the channel.close it caused is that reply, so the error still belongs to this queue.
-    /// Connect storms subscribe thousands of users, so round trips are what bounds them.
-    private func establish(_ subscription: AMQPConsumer.Subscription, on connection: AMQPConnection) throws(AMQPFailure) {
+    typealias PendingSubscribe = (subscription: AMQPConsumer.Subscription, reply: CheckedContinuation<ConsumerTag, any Error>)
+
+    /// Subscriptions established in one round trip at most: bounds the burst of frames one turn writes,
+    /// and what a refusal in a batch makes redo one at a time.
+    static let maxBatch = 256
+
+    /// Establishes the subscriptions and answers each caller.
+    private func subscribe(_ pending: [PendingSubscribe]) {
+        for start in stride(from: 0, to: pending.count, by: Self.maxBatch) {
+            let batch = pending[start..<min(start + Self.maxBatch, pending.count)]
+            guard let connection else {
+                for (_, reply) in batch { reply.resume(throwing: AMQPError.notConnected) }
+                continue
+            }
+            let failures = establish(batch: batch.map(\.subscription), on: connection)
+            for ((subscription, reply), failure) in zip(batch, failures) {
+                if let failure {
+                    reply.resume(throwing: failure.publicError)
+                } else {
+                    subscriptions[subscription.tag] = subscription
+                    subscriptionOrder.append(subscription.tag)
+                    reply.resume(returning: subscription.tag)
+                }
+            }
+        }
+    }
+
+    /// Declares, binds and consumes the queues of several subscriptions in one round trip: every
+    /// declaration and binding is pipelined (nowait) on the admin channel and one synchronous method
+    /// ends the batch, which the broker answers only after everything before it on that channel
+    /// succeeded. The queues exist then, so the consumes follow without waiting for their consume-ok.
+    /// A connect storm subscribes thousands of users, and round trips are what bound it (two per
+    /// subscription, one at a time, before). If anything in the batch was refused, the broker closed
+    /// the channel there and ignored the rest: each subscription is established again on its own
+    /// (`establish(_:on:)`), which tells which one failed and why. Returns each one's failure (nil:
+    /// consumed); the failures were handled (`handle`) already.
+    private func establish(batch: [AMQPConsumer.Subscription], on connection: AMQPConnection) -> [AMQPFailure?] {
+        guard batch.count > 1 else { return batch.map { attemptAlone($0) } }
+        do {
+            for (index, subscription) in batch.enumerated() {
+                try declareAndBind(subscription, on: connection, waitAtEnd: index == batch.count - 1)
+            }
+            for subscription in batch { try startConsuming(subscription, on: connection, wait: false) }
+            return batch.map { _ in nil }
+        } catch .channelClosed(Self.adminChannel, _, _) {
+            do {
+                try connection.openChannel(Self.adminChannel)
+            } catch {
+                handle(error)
+                return batch.map { _ in error }
+            }
+            return batch.map { attemptAlone($0) }
+        } catch {
+            handle(error)
+            return batch.map { _ in error }
+        }
+    }
+
+    /// One subscription by itself; its failure, handled.
+    private func attemptAlone(_ subscription: AMQPConsumer.Subscription) -> AMQPFailure? {
+        guard let connection else { return .library("not connected to the broker") }
+        do {
+            try establish(subscription, on: connection)
+            return nil
+        } catch {
+            handle(error)
+            return error
+        }
+    }
+
+    /// Declares and binds a queue; `waitAtEnd` makes the last method synchronous (its reply, or the
+    /// channel.close a refusal before it caused), the rest are pipelined.
+    private func declareAndBind(_ subscription: AMQPConsumer.Subscription, on connection: AMQPConnection,
+                                waitAtEnd: Bool) throws(AMQPFailure) {
         let arguments = AMQPTable()
         if let expires = subscription.arguments.expiresMs { arguments.set("x-expires", int64: Int64(expires)) }
         if let ttl = subscription.arguments.messageTTLMs { arguments.set("x-message-ttl", int64: Int64(ttl)) }
         let queue = subscription.queue
+        try connection.declareQueueNoWait(Self.adminChannel, name: queue, durable: subscription.arguments.durable,
+                                          autoDelete: subscription.arguments.autoDelete, arguments: arguments)
+        for binding in subscription.bindings.dropLast(waitAtEnd ? 1 : 0) {
+            try connection.bindQueueNoWait(Self.adminChannel, queue: queue, exchange: binding.exchange,
+                                           routingKey: binding.routingKey)
+        }
+        guard waitAtEnd else { return }
+        if let last = subscription.bindings.last {
+            try connection.bindQueue(Self.adminChannel, queue: queue, exchange: last.exchange, routingKey: last.routingKey)
+        } else {
+            try connection.declareQueuePassive(Self.adminChannel, name: queue)
+        }
+    }
+
+    /// Declares, binds and consumes one subscription's queue, in two round trips rather than one per
+    /// method (`declareAndBind`): if a method failed, the channel.close it caused is the reply the
+    /// last one waits for, so the error belongs to this queue.
+    private func establish(_ subscription: AMQPConsumer.Subscription, on connection: AMQPConnection) throws(AMQPFailure) {
+        let queue = subscription.queue
         do {
-            try connection.declareQueueNoWait(Self.adminChannel, name: queue, durable: subscription.arguments.durable,
-                                              autoDelete: subscription.arguments.autoDelete, arguments: arguments)
-            for binding in subscription.bindings.dropLast() {
-                try connection.bindQueueNoWait(Self.adminChannel, queue: queue, exchange: binding.exchange,
-                                               routingKey: binding.routingKey)
-            }
-            if let last = subscription.bindings.last {
-                try connection.bindQueue(Self.adminChannel, queue: queue, exchange: last.exchange, routingKey: last.routingKey)
-            } else {
-                try connection.declareQueuePassive(Self.adminChannel, name: queue)
-            }
+            try declareAndBind(subscription, on: connection, waitAtEnd: true)
         } catch .channelClosed(_, 406, let text) {
             // PRECONDITION_FAILED from the declaration: the queue exists with other arguments. Use it
             // as it is, one method at a time.
@@ -442,6 +524,14 @@ private final class ConsumerLoop {
                                          routingKey: binding.routingKey)
             }
         }
+        try startConsuming(subscription, on: connection, wait: true)
+    }
+
+    /// basic.consume on the next consume channel (opened on first use). Without `wait` a refusal
+    /// closes that channel, which ends the connection (`handle`): the consumer reconnects and
+    /// subscribes everything again. Only a queue deleted since it was declared is refused.
+    private func startConsuming(_ subscription: AMQPConsumer.Subscription, on connection: AMQPConnection,
+                                wait: Bool) throws(AMQPFailure) {
         let channel = consumeChannels[nextChannel % consumeChannels.count]
         if !openedChannels.contains(channel) {
             try connection.openChannel(channel)
@@ -449,7 +539,11 @@ private final class ConsumerLoop {
             try connection.basicQos(channel, prefetchCount: context.options.prefetch)
             openedChannels.insert(channel)
         }
-        try connection.consume(channel, queue: queue, consumerTag: subscription.tag.rawValue)
+        if wait {
+            try connection.consume(channel, queue: subscription.queue, consumerTag: subscription.tag.rawValue)
+        } else {
+            try connection.consumeNoWait(channel, queue: subscription.queue, consumerTag: subscription.tag.rawValue)
+        }
         nextChannel += 1
         channelOf[subscription.tag] = channel
     }
@@ -471,18 +565,20 @@ private final class ConsumerLoop {
         channelOf = [:]
         openedChannels = []
         nextChannel = 0
-        for tag in subscriptionOrder {
-            guard let subscription = subscriptions[tag], let current = self.connection else { continue }
-            do {
-                try establish(subscription, on: current)
-            } catch {
-                handle(error)
-                if self.connection == nil { return } // the connection failed: reconnect later, keep all
+        let known = subscriptionOrder.compactMap { subscriptions[$0] }
+        for start in stride(from: 0, to: known.count, by: Self.maxBatch) {
+            guard let current = self.connection else { return } // the connection failed: reconnect later, keep all
+            let batch = Array(known[start..<min(start + Self.maxBatch, known.count)])
+            let failures = establish(batch: batch, on: current)
+            if self.connection == nil { return }
+            for (subscription, failure) in zip(batch, failures) {
+                guard let failure else { continue }
+                let tag = subscription.tag
                 subscriptions[tag] = nil
                 subscriptionOrder.removeAll { $0 == tag }
                 logger.error("amqp resubscribe failed", metadata: ["amqp.queue": "\(subscription.queue)",
-                                                                    "error": "\(error.summary)"])
-                context.onEvent(.subscriptionLost(tag, reason: error.summary))
+                                                                    "error": "\(failure.summary)"])
+                context.onEvent(.subscriptionLost(tag, reason: failure.summary))
             }
         }
         backoff.reset()

@@ -38,14 +38,15 @@ struct DeliveryHarness {
     }
 
     /// Runs the pipeline, the hub and the HTTP server around `body`.
-    func live(_ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
+    func live(connections: ConnectionTracker? = nil,
+              _ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
         let publisher = AMQPPublisher(url: try AMQPURL(RabbitMQFixture.amqpURL), logger: DeliveryHarness.quietLogger)
         try await publisher.declareExchange(exchange)
         await publisher.close()
         let pipeline = realTime.services.pipeline
         let running = Task { try await pipeline.run() }
         defer { running.cancel() }
-        try await realTime.live(body)
+        try await realTime.live(connections: connections, body)
     }
 
     /// Publishes `message.create` updates `range` for the user, as Chat3 does; `padding` bytes of content
@@ -209,6 +210,50 @@ struct DeliveryOnWriteTests {
             let cuts = 1 + Self.overflowCuts(h.realTime.services.metrics.render())
             let counts = Dictionary(seen.map { ($0, 1) }, uniquingKeysWith: +)
             #expect(counts.values.allSatisfy { $0 <= 1 + cuts }, "an update came more often than once plus once per cut (\(cuts))")
+        }
+    }
+
+    @Test("a WebSocket peer that neither reads nor answers, with more written than the kernel takes: its session ends at the ping timeout and its connection is closed within the close grace after, with none of its updates acked")
+    func unreadConnectionClosedAfterSessionEnds() async throws {
+        // 512 in flight of 16 KB each (8 MB) against what the kernel takes for a reader that reads nothing
+        // (a few MB on loopback, see below): the pump's write stays pending for good. The outbox is big
+        // enough never to overflow, so it is the heartbeat that ends the session; the connection must go
+        // `closeGrace` (5 s) later although the pump never drains. The ping timeout leaves the publisher
+        // time to get all of it to chatd first.
+        let total = 1000
+        let fast = SocketIOServer.Configuration(
+            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(10)),
+            sweepInterval: .milliseconds(100))
+        let h = try await DeliveryHarness(server: fast, outboxLimit: 64 << 20, prefetch: 512)
+        defer { Task { await h.cleanUp() } }
+        let connections = ConnectionTracker(
+            limits: .init(maxConnections: 1000, maxConnectionsPerAddress: 1000, requestHeadTimeout: .seconds(3600)),
+            trustedProxies: .none, limitHit: { _ in })
+        let (eve, token) = try await h.realTime.user("Eve", phone: "79000000107")
+        let resume = h.directory.path("resume")
+        try await h.live(connections: connections) { port in
+            let slow = try h.raw(["ws", "--port", "\(port)", "--token", token, "--stall", "--resume-file", resume,
+                                  "--idle", "5"], name: "unread")
+            defer { Task { await slow.stop(signal: SIGKILL) } }
+            _ = try await slow.waitForLine("STALLED")
+            try await h.subscribed(eve.userId)
+            // The WebSocket, and the test framework's client, which sends nothing here and stays (its
+            // request-head timeout is an hour).
+            let open = connections.openCount
+            #expect(open >= 1)
+            try await h.publish(eve.userId, 0..<total, padding: 16000)
+            try await waitUntil(seconds: 60) { await h.hub.server.sockets(of: eve.userId).isEmpty }
+            let ended = ContinuousClock.now
+            try await waitUntil(seconds: 30) { connections.openCount == open - 1 }
+            let closedAfter = ContinuousClock.now - ended
+            #expect(closedAfter < .seconds(10), "the connection outlived its session by \(closedAfter)")
+            let metrics = h.realTime.services.metrics.render()
+            #expect(Self.overflowCuts(metrics) == 0, "the outbox, not the heartbeat, ended the session")
+            // The writes were stuck when the connection went: what they held is reported unwritten.
+            let unwritten = metrics.split(separator: "\n").first { $0.hasPrefix("chatd_updates_unwritten_total ") }
+            #expect((unwritten.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) > 0, "nothing was unwritten: \(unwritten ?? "")")
+            let queued = try await h.settledQueue(of: eve.userId)
+            #expect(queued.ready == total, "a reader that confirmed nothing had updates acked: \(queued)")
         }
     }
 

@@ -83,9 +83,12 @@ struct RealTimeHarness {
         return (user, try await services.tokens.mint(for: user))
     }
 
-    /// Runs the daemon's app (router + WebSocket upgrade) and the hub's service around `body`.
-    func live(_ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
-        let app = Application(router: Daemon.buildRouter(services), server: RealTimeWebSocket.serverBuilder(hub: hub))
+    /// Runs the daemon's app (router + WebSocket upgrade) and the hub's service around `body`; with
+    /// `connections`, every connection passes its guard, so the test can count what is open.
+    func live(connections: ConnectionTracker? = nil,
+              _ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
+        let app = Application(router: Daemon.buildRouter(services),
+                              server: RealTimeWebSocket.serverBuilder(hub: hub, connections: connections))
         let hubService = Task { try await hub.run() }
         defer { hubService.cancel() }
         try await app.test(.live) { client in try await body(client.port!) }

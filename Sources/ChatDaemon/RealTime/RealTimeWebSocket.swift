@@ -79,6 +79,9 @@ public enum RealTimeWebSocket {
         return await hub.server.sessionState(sid: sid) == .polling ? .some(sid) : nil
     }
 
+    /// How long a WebSocket whose session ended may take to write its last frames and answer the close.
+    static let closeGrace: TimeAmount = .seconds(5)
+
     /// Pumps one WebSocket: inbound frames to the server in order, the server's frames out. Whichever
     /// side ends first ends both.
     static func serve(sid: String?, headers: [String: String], address: String?, inbound: WebSocketInboundStream,
@@ -86,6 +89,7 @@ public enum RealTimeWebSocket {
                       maxMessage: Int) async {
         let server = hub.server
         let limit = hub.configuration.engine.maxBufferedBytes
+        let readerEnded = OneShotSignal()
         let outbox = EngineIOWebSocketOutbox(limitBytes: limit, onOverflow: { [logger = hub.logger, metrics = hub.metrics] in
             // The peer stopped reading: cut it so its session ends and its unwritten updates go back
             // to RabbitMQ instead of piling up here.
@@ -98,6 +102,16 @@ public enum RealTimeWebSocket {
             // written. The rest of the connection goes a moment later.
             channel.close(mode: .output, promise: nil)
             channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }, onClose: {
+            // The session ended: its last frames and the close handshake get `closeGrace`, then the
+            // connection goes, whatever the pump is doing. A peer that neither reads nor answers holds
+            // the pump's write forever (and the kernel's send buffer, up to `tcp_wmem`'s cap); frames
+            // still unwritten then are reported so and their updates stay in RabbitMQ. The reader is
+            // released too, in case the close does not end its inbound stream.
+            channel.eventLoop.scheduleTask(in: closeGrace) {
+                channel.close(promise: nil)
+                readerEnded.fire()
+            }
         })
         let connection: EngineIOWebSocketConnection
         do {
@@ -111,7 +125,6 @@ public enum RealTimeWebSocket {
         // slabs its frames grow to for the connection's whole life. A peer that does not read holds the
         // pump, and the outbox fills up to its limit.
         let pump = WebSocketFramePump(channel: channel, outbox: outbox)
-        let readerEnded = OneShotSignal()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
@@ -129,17 +142,11 @@ public enum RealTimeWebSocket {
                 readerEnded.fire()
             }
             if await pump.run() == .drained, !Task.isCancelled {
-                // The server ended the session: close, and give the peer a moment to answer the close.
-                // The reader ends with its answer, or the connection is closed 5 s later; either way
-                // the reader is cancelled below, so a connection close that does not end its inbound
-                // stream cannot hold this task.
+                // The server ended the session and everything was written: close, and give the peer the
+                // rest of `closeGrace` to answer. The reader ends with its answer, or the outbox's close
+                // handler closes the connection; either way the reader is cancelled below.
                 try? await outbound.close(.normalClosure, reason: nil)
-                let closer = channel.eventLoop.scheduleTask(in: .seconds(5)) {
-                    channel.close(promise: nil)
-                    readerEnded.fire()
-                }
                 await readerEnded.wait()
-                closer.cancel()
             }
             group.cancelAll()
         }

@@ -69,13 +69,20 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
 
     public let limitBytes: Int
     private let onOverflow: @Sendable () -> Void
+    private let onClose: @Sendable () -> Void
     private let state = Mutex(State())
 
-    /// - Parameter onOverflow: called once when the outbox cuts the consumer off; the HTTP layer closes
-    ///   the connection there, since its writes may be stuck on a peer that does not read.
-    public init(limitBytes: Int = 4 << 20, onOverflow: @escaping @Sendable () -> Void = {}) {
+    /// - Parameters:
+    ///   - onOverflow: called once when the outbox cuts the consumer off; the HTTP layer closes the
+    ///     connection there, since its writes may be stuck on a peer that does not read.
+    ///   - onClose: called once when the server closes the outbox (the session ended). The drain may
+    ///     never get to `finished` after that (its write stuck on a peer that does not read), so this
+    ///     is where the HTTP layer bounds how long the connection may take to go.
+    public init(limitBytes: Int = 4 << 20, onOverflow: @escaping @Sendable () -> Void = {},
+                onClose: @escaping @Sendable () -> Void = {}) {
         self.limitBytes = limitBytes
         self.onOverflow = onOverflow
+        self.onClose = onClose
     }
 
     /// True once the consumer fell more than `limitBytes` behind and the outbox cut it off.
@@ -115,12 +122,14 @@ public final class EngineIOWebSocketOutbox: EngineIOWebSocketWriter, Sendable {
     /// Ends the stream after the queued frames; the HTTP layer closes the WebSocket when the drain is
     /// `finished`.
     public func close() {
-        let ready = state.withLock { state -> (@Sendable () -> Void)? in
+        let (ready, first) = state.withLock { state -> ((@Sendable () -> Void)?, Bool) in
+            let first = !state.closed
             state.closed = true
             defer { state.ready = nil }
-            return state.ready
+            return (state.ready, first)
         }
         ready?()
+        if first { onClose() }
     }
 
     /// Takes every frame queued (taken when the drain runs, not when the first frame came: frames
