@@ -222,6 +222,52 @@ struct AMQPConsumerTests {
         }
     }
 
+    /// Subscribes that arrive together are established in batches, one round trip each; a refusal
+    /// inside a batch must fail that subscribe alone, and a queue with other arguments inside one is
+    /// still used as it is.
+    @Test func concurrentSubscribesFailOnlyWhereRefusedAndAllOthersConsume() async throws {
+        try await RabbitMQFixture.with { fixture in
+            let setup = try await Setup(fixture)
+            let consumer = setup.consumer.consumer
+            let count = 200
+            let refused: Set<Int> = [50, 120]
+            let legacy = 170
+            // The legacy queue exists with a message TTL; the batch declares it with x-expires only.
+            let first = try await consumer.subscribe(queue: fixture.name("batch_\(legacy)"),
+                                                     arguments: QueueArguments(messageTTLMs: 3_600_000),
+                                                     bindings: [(setup.exchange, "batch.\(legacy)")])
+            try await consumer.cancel(first)
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        let exchange = refused.contains(index) ? fixture.name("missing") : setup.exchange
+                        do {
+                            _ = try await consumer.subscribe(
+                                queue: fixture.name("batch_\(index)"), arguments: QueueArguments(expiresMs: 60_000),
+                                bindings: [(exchange, "batch.\(index)"), (setup.exchange, "batch.\(index).also")])
+                            return (index, true)
+                        } catch {
+                            return (index, false)
+                        }
+                    }
+                }
+                var outcomes: [Int: Bool] = [:]
+                for await (index, subscribed) in group { outcomes[index] = subscribed }
+                return outcomes
+            }
+            #expect(Set(outcomes.filter { !$0.value }.keys) == refused)
+            #expect(consumer.state == .connected)
+            for index in 0..<count where !refused.contains(index) {
+                try await setup.publish("update \(index)", key: index.isMultiple(of: 2) ? "batch.\(index)" : "batch.\(index).also")
+            }
+            let expected = Set((0..<count).filter { !refused.contains($0) }.map { "update \($0)" })
+            await setup.consumer.deliveries.wait(for: expected.count, timeout: .seconds(30))
+            #expect(Set(setup.consumer.bodies()) == expected)
+            #expect(setup.consumer.bodies().count == expected.count)
+            await setup.close()
+        }
+    }
+
     @Test func deletingAQueueUnderAConsumerReportsTheSubscriptionLost() async throws {
         try await RabbitMQFixture.with { fixture in
             let setup = try await Setup(fixture)
