@@ -132,11 +132,9 @@ public enum Daemon {
         let router = Router(context: ChatRequestContext.self)
         // Outermost first: every response, errors included, is counted and gets security and CORS headers.
         router.add(middleware: HTTPMetricsMiddleware(metrics: services.metrics))
-        router.add(middleware: SecurityHeadersMiddleware())
-        router.add(middleware: OriginsCORSMiddleware(origins: origins ?? AllowedOrigins(services.config.corsOrigins)))
-        router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: ResponseHeadersMiddleware(origins: origins ?? AllowedOrigins(services.config.corsOrigins)))
         let known = KnownRoutes()
-        router.add(middleware: MethodNotAllowedMiddleware(known: known))
+        router.add(middleware: APIErrorMiddleware(known: known))
         let readiness = Readiness(checks: [
             "store": { await storeAnswers(services.store) },
             "rabbitmq": { services.pipeline.isConnected },

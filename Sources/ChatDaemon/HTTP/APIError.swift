@@ -151,11 +151,14 @@ public enum APIError: Error, Equatable, Sendable {
 
 /// Turns anything a route throws into the JSON error envelope, and logs server-side failures.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// For answering a known path's other methods with 405 (see `KnownRoutes`).
+    let known: KnownRoutes
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let apiError = APIError(error)
+            let apiError = known.methodNotAllowed(error, request) ?? APIError(error)
             if apiError == .internalError || apiError == .storeUnavailable {
                 context.logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
             }

@@ -239,102 +239,74 @@ final class HTTPParseErrorHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 }
 
-/// Counts the connections Hummingbird's idle timeout closes (`idle_timeout` in `chatd_limit_hits_total`).
-/// Hummingbird closes them itself, without telling anyone why; this handler sits between the HTTP codec
-/// and Hummingbird's connection state handler, so it sees the same request and response parts and the
-/// close that handler sends. A close while no request is in progress and nothing has moved for the
-/// idle timeout is that handler's; a close right after a response (`Connection: close`) or on shutdown
-/// is not.
-final class IdleTimeoutCounter: ChannelDuplexHandler, RemovableChannelHandler {
+/// The time limits of the requests on one connection, in one handler between the HTTP codec and
+/// Hummingbird's connection state handler (one hop per request part, and no clock read for a request
+/// that arrives whole, as every GET does; a handler each was a measurable share of a cheap request):
+///
+/// - **The body deadline.** Every request's body gets `bodyTimeout` from its head to its end.
+///   Hummingbird's idle timeout is reset by every body part read, so a client trickling a byte now
+///   and then would hold a connection (and the route waiting for the body) for ever. Past the
+///   deadline: 408 `request_timeout`, then close (`request_body_timeout` in `chatd_limit_hits_total`).
+/// - **Counting idle closes.** Hummingbird's idle timeout closes connections itself, without telling
+///   anyone why. This handler sees the same request and response parts and the close that handler
+///   sends: a close while no request is in progress and nothing has moved for the idle timeout is
+///   that handler's (`idle_timeout`); a close right after a response (`Connection: close`) or on
+///   shutdown is not.
+final class RequestTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let idleTimeout: Duration
+    private let bodyTimeout: Duration?
+    private let idleTimeout: Duration?
     private let limitHit: @Sendable (String) -> Void
-    private var requestsInProgress = 0
-    private var lastActivity = ContinuousClock.now
-    /// A connection is counted once, however many closes it gets.
-    private var counted = false
 
-    init(idleTimeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
-        self.idleTimeout = idleTimeout
-        self.limitHit = limitHit
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { requestsInProgress += 1 }
-        lastActivity = .now
-        context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            requestsInProgress -= 1
-            lastActivity = .now
-        }
-        context.write(data, promise: promise)
-    }
-
-    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        // Hummingbird's timer fires once the idle time has passed since its own last activity, which
-        // is within microseconds of this handler's; the margin keeps that from being missed.
-        if mode == .all, !counted, requestsInProgress <= 0, ContinuousClock.now - lastActivity >= idleTimeout * 0.95 {
-            counted = true
-            limitHit("idle_timeout")
-        }
-        context.close(mode: mode, promise: promise)
-    }
-}
-
-/// Gives every request's body `timeout` from its head to its end. Hummingbird's idle timeout is reset
-/// by every body part read, so a client trickling a byte now and then would hold a connection (and the
-/// route waiting for the body) for ever. Past the deadline: 408 `request_timeout`, then close
-/// (`request_body_timeout` in `chatd_limit_hits_total`).
-final class RequestBodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-
-    private let timeout: Duration
-    private let limitHit: @Sendable (String) -> Void
-    private var timer: Scheduled<Void>?
-    /// When the head of a request whose end has not come yet arrived.
-    private var headAt: NIODeadline?
+    /// A request's head came and its end has not.
+    private var awaitingEnd = false
+    private var bodyTimer: Scheduled<Void>?
     private var responseStarted = false
 
-    init(timeout: Duration, limitHit: @escaping @Sendable (String) -> Void) {
-        self.timeout = timeout
+    private var requestsInProgress = 0
+    /// Something was read since `lastActivity` was taken: the idle clock restarted then, at the latest.
+    private var readSinceActivity = false
+    /// When the last response ended (or the connection started).
+    private var lastActivity = NIODeadline.now()
+    /// A connection is counted once, however many closes it gets.
+    private var idleCounted = false
+
+    init(bodyTimeout: Duration?, idleTimeout: Duration?, limitHit: @escaping @Sendable (String) -> Void) {
+        self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
         self.limitHit = limitHit
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
+            requestsInProgress += 1
             responseStarted = false
-            timer?.cancel()
-            timer = nil
-            headAt = .now()
+            bodyTimer?.cancel()
+            bodyTimer = nil
+            awaitingEnd = true
         case .body:
             break
         case .end:
-            timer?.cancel()
-            timer = nil
-            headAt = nil
+            bodyTimer?.cancel()
+            bodyTimer = nil
+            awaitingEnd = false
         }
+        readSinceActivity = true
         context.fireChannelRead(data)
     }
 
-    /// The timer starts only for a request still unfinished when a read burst ends: most requests
-    /// (every GET) come whole in one read, and a timer scheduled and cancelled per request was a
-    /// measurable share of a cheap one. It still counts from the head.
+    /// The deadline starts only for a request still unfinished when a read burst ends: most requests
+    /// come whole in one read. It counts from that burst, which is the head's (microseconds later).
     func channelReadComplete(context: ChannelHandlerContext) {
-        if let headAt, timer == nil {
+        if awaitingEnd, bodyTimer == nil, let bodyTimeout {
             let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
-            timer = loop.scheduleTask(deadline: headAt + TimeAmount(timeout)) { [self] in
-                self.timer = nil
+            bodyTimer = loop.scheduleTask(in: TimeAmount(bodyTimeout)) { [self] in
+                self.bodyTimer = nil
                 self.expire(context)
             }
         }
@@ -342,21 +314,42 @@ final class RequestBodyDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .head = unwrapOutboundIn(data) { responseStarted = true }
+        switch unwrapOutboundIn(data) {
+        case .head: responseStarted = true
+        case .body: break
+        case .end:
+            requestsInProgress -= 1
+            if idleTimeout != nil {
+                lastActivity = .now()
+                readSinceActivity = false
+            }
+        }
         context.write(data, promise: promise)
     }
 
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        // Hummingbird's timer fires once the idle time has passed since its own last activity, which
+        // is within microseconds of the last response's end; the margin keeps that from being missed.
+        // A read since then (the rest of a body the route did not wait for) restarted that timer.
+        if mode == .all, let idleTimeout, !idleCounted, requestsInProgress <= 0, !readSinceActivity,
+           NIODeadline.now() - lastActivity >= TimeAmount(idleTimeout * 0.95) {
+            idleCounted = true
+            limitHit("idle_timeout")
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        headAt = nil
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        awaitingEnd = false
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        headAt = nil
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        awaitingEnd = false
     }
 
     private func expire(_ context: ChannelHandlerContext) {

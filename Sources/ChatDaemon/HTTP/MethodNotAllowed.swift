@@ -37,17 +37,13 @@ final class KnownRoutes: Sendable {
     }
 }
 
-/// Turns the router's "no route" into 405 with `Allow` when the path exists under other methods.
-struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
-    let known: KnownRoutes
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
-            let allowed = known.methods(at: request.uri.path)
-            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
-            throw APIError.methodNotAllowed(allow: allowed)
-        }
+extension KnownRoutes {
+    /// The router's "no route" for a path that exists under other methods: 405 with `Allow` instead.
+    /// Asked by `APIErrorMiddleware`, so it costs a request nothing until it fails.
+    func methodNotAllowed(_ error: any Error, _ request: Request) -> APIError? {
+        guard let error = error as? HTTPError, error.status == .notFound || error.status == .methodNotAllowed else { return nil }
+        let allowed = methods(at: request.uri.path)
+        guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { return nil }
+        return APIError.methodNotAllowed(allow: allowed)
     }
 }

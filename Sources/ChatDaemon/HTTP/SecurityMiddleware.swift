@@ -2,17 +2,6 @@ import HTTPTypes
 import Hummingbird
 import Synchronization
 
-/// The headers helmet sets by default, on every response.
-struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        for (field, value) in securityHeaders where response.headers[field] == nil {
-            response.headers[field] = value
-        }
-        return response
-    }
-}
-
 /// Parsed once: building field names per response was a measurable share of a cheap request.
 private let securityHeaders: [(HTTPField.Name, String)] = [
     ("Content-Security-Policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
@@ -44,8 +33,10 @@ public final class AllowedOrigins: Sendable {
     }
 }
 
-/// CORS for the configured origins (`*` for any). Preflight requests are answered here.
-struct OriginsCORSMiddleware<Context: RequestContext>: RouterMiddleware {
+/// The headers every response gets: CORS for the configured origins (`*` for any; preflight requests
+/// are answered here) and the ones helmet sets by default. One middleware for both: each one more is
+/// an async frame and a context copy on every request.
+struct ResponseHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let origins: AllowedOrigins
 
     func allowedOrigin(_ origin: String?) -> String? {
@@ -56,6 +47,14 @@ struct OriginsCORSMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await corsHandle(request, context: context, next: next)
+        for (field, value) in securityHeaders where response.headers[field] == nil {
+            response.headers[field] = value
+        }
+        return response
+    }
+
+    private func corsHandle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let allowed = allowedOrigin(request.headers[.origin])
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var response = Response(status: .noContent)

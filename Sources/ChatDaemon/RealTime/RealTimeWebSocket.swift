@@ -20,22 +20,16 @@ public enum RealTimeWebSocket {
     ///
     /// With `connections`, every connection passes `ConnectionGuardHandler` first (caps, request-head
     /// timeout, closing on shutdown); `idleTimeout` closes keep-alive connections without a request.
-    /// With `connections`, `requestBodyTimeout` bounds each request from head to end
-    /// (`RequestBodyDeadline`) and idle closes are counted (`IdleTimeoutCounter`).
+    /// With `connections`, `requestBodyTimeout` bounds each request from head to end and idle closes
+    /// are counted (`RequestTimeouts`).
     public static func serverBuilder(hub: RealTimeHub, connections: ConnectionTracker? = nil,
                                      idleTimeout: Duration? = nil, requestBodyTimeout: Duration? = nil) -> HTTPServerBuilder {
         let maxPayload = hub.configuration.engine.maxPayload
         var http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: {
-                guard let connections else { return [] }
-                var handlers: [any RemovableChannelHandler] = []
-                if let requestBodyTimeout {
-                    handlers.append(RequestBodyDeadline(timeout: requestBodyTimeout, limitHit: connections.limitHit))
-                }
-                if let idleTimeout {
-                    handlers.append(IdleTimeoutCounter(idleTimeout: idleTimeout, limitHit: connections.limitHit))
-                }
-                return handlers
+                guard let connections, requestBodyTimeout != nil || idleTimeout != nil else { return [] }
+                return [RequestTimeouts(bodyTimeout: requestBodyTimeout, idleTimeout: idleTimeout,
+                                        limitHit: connections.limitHit)]
             }(),
             idleTimeout: idleTimeout.map(TimeAmount.init))
         // A request head (the token in Authorization included) fits in 16 KiB; larger ones are refused
