@@ -37,6 +37,12 @@ struct DeliveryHarness {
         ])
     }
 
+    /// A heartbeat of 1 s, so a dead session is noticed in seconds, as engine.io notices it.
+    static func fastHeartbeat(pingTimeout: Duration) -> SocketIOServer.Configuration {
+        SocketIOServer.Configuration(engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: pingTimeout),
+                                     sweepInterval: .milliseconds(100))
+    }
+
     /// Runs the pipeline, the hub and the HTTP server around `body`.
     func live(connections: ConnectionTracker? = nil,
               _ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
@@ -142,9 +148,7 @@ struct DeliveryOnWriteTests {
         // Short heartbeats so the dead session is noticed in seconds, as engine.io notices it. The pong
         // timeout stays well above the CONNECT's subscribe wait (2 s), which holds the transport's
         // requests: with 1 s a loaded machine ended sessions while they connected.
-        let fast = SocketIOServer.Configuration(
-            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(5)),
-            sweepInterval: .milliseconds(100))
+        let fast = DeliveryHarness.fastHeartbeat(pingTimeout: .seconds(5))
         let h = try await DeliveryHarness(server: fast)
         defer { Task { await h.cleanUp() } }
         let (ann, token) = try await h.realTime.user("Ann", phone: "79000000101")
@@ -174,9 +178,7 @@ struct DeliveryOnWriteTests {
         // its session ends at the ping timeout (short here). The outbox keeps its default size: a small one
         // would also cut the readers that drain the backlog afterwards (its bursts outrun a loaded reader).
         let total = 1500
-        let fast = SocketIOServer.Configuration(
-            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(5)),
-            sweepInterval: .milliseconds(100))
+        let fast = DeliveryHarness.fastHeartbeat(pingTimeout: .seconds(5))
         let h = try await DeliveryHarness(server: fast, prefetch: 48)
         defer { Task { await h.cleanUp() } }
         let (bob, token) = try await h.realTime.user("Bob", phone: "79000000102")
@@ -221,9 +223,7 @@ struct DeliveryOnWriteTests {
         // `closeGrace` (5 s) later although the pump never drains. The ping timeout leaves the publisher
         // time to get all of it to chatd first.
         let total = 1000
-        let fast = SocketIOServer.Configuration(
-            engine: EngineIOConfiguration(pingInterval: .seconds(1), pingTimeout: .seconds(10)),
-            sweepInterval: .milliseconds(100))
+        let fast = DeliveryHarness.fastHeartbeat(pingTimeout: .seconds(10))
         let h = try await DeliveryHarness(server: fast, outboxLimit: 64 << 20, prefetch: 512)
         defer { Task { await h.cleanUp() } }
         let connections = ConnectionTracker(

@@ -240,8 +240,10 @@ final class HTTPParseErrorHandler: ChannelInboundHandler, RemovableChannelHandle
 }
 
 /// The time limits of the requests on one connection, in one handler between the HTTP codec and
-/// Hummingbird's connection state handler (one hop per request part, and no clock read for a request
-/// that arrives whole, as every GET does; a handler each was a measurable share of a cheap request):
+/// Hummingbird's connection state handler: one hop per request part, and one clock read per request
+/// (when its response ends, for the idle count; the body deadline reads none for a request that
+/// arrives whole, as every GET does). A handler each, with four clock reads, was a measurable share of
+/// a cheap request.
 ///
 /// - **The body deadline.** Every request's body gets `bodyTimeout` from its head to its end.
 ///   Hummingbird's idle timeout is reset by every body part read, so a client trickling a byte now
