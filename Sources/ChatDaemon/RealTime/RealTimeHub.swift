@@ -91,6 +91,8 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
     let logger: Logger
     let metrics: ChatMetrics?
     private let draining = Atomic(false)
+    /// The WebSockets open now (see `OpenWebSockets`).
+    public let webSockets = OpenWebSockets()
     private let presence = PresenceDirectory()
     private let coMembers: any CoMemberFinding
     private let presenceChanges: AsyncStream<PresenceChange>
@@ -327,6 +329,9 @@ public final class RealTimeHub: Service, UpdateDelivering, Sendable {
             try? await gracefulShutdown()
             let sockets = await server.socketCount
             await closeAllSessions()
+            // Their last frames and close handshakes (bounded by the close grace and the shutdown
+            // deadline) before HTTP and AMQP stop.
+            await webSockets.allClosed()
             logger.notice("real-time sessions closed", metadata: ["socket.count": "\(sockets)"])
             group.cancelAll()
         }

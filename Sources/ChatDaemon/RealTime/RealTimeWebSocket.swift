@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 // HTTPServerBuilder and URI; HummingbirdCore comes with Hummingbird.
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -12,11 +11,11 @@ import Synchronization
 
 /// Engine.IO over WebSocket: the HTTP server builder chatd runs with. Only `GET /socket.io/?EIO=4&
 /// transport=websocket` upgrades, and only when the Engine.IO server would take it (not draining, a
-/// known sid). HummingbirdWebSocket answers every refused upgrade (other paths, draining, unknown sid)
-/// with a bare 400 and closes; requests without `Upgrade` go to the router as usual.
+/// known sid); every refused upgrade (other paths, draining, unknown sid) gets a bare 400 and the
+/// connection closes. Requests without `Upgrade` go to the router as usual (`RealTimeChannel`).
 public enum RealTimeWebSocket {
     /// Frames up to 1 MiB, above `maxHttpBufferSize` (1 MB), so the Engine.IO layer sees oversized
-    /// messages and closes the session itself. WebSocket-level pings are off: Engine.IO has its own.
+    /// messages and closes the session itself. WebSocket-level pings are never sent: Engine.IO has its own.
     ///
     /// With `connections`, every connection passes `ConnectionGuardHandler` first (caps, request-head
     /// timeout, closing on shutdown); `idleTimeout` closes keep-alive connections without a request.
@@ -36,23 +35,23 @@ public enum RealTimeWebSocket {
         // before anything is kept for them.
         http1.httpDecoder.maxHeaderListSize = 16 * 1024
         http1.httpDecoder.maxHeaderFieldSize = 16 * 1024
-        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: http1,
-            ws: WebSocketServerConfiguration(maxFrameSize: max(1 << 20, maxPayload + 1024), autoPing: .disabled))
-        let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws
-            -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
-            guard let sid = await upgradeTarget(request, hub: hub) else { return .dontUpgrade }
-            let headers = RealTimeRoutes.handshakeHeaders(request.headerFields)
+        let maxMessage = maxPayload + 1024
+        let http1Configuration = http1
+        let shouldUpgrade: @Sendable (HTTPRequest, any Channel) async -> RealTimeChannel.UpgradeTarget? = { request, channel in
+            guard let sid = await upgradeTarget(request, hub: hub) else { return nil }
             let address = hub.trustedProxies.limitAddress(peer: channel.remoteAddress?.ipAddress ?? "unknown",
                                                            forwardedFor: request.headerFields[AuthRoutes.forwardedFor])
-            return .upgrade([:]) { inbound, outbound, _ in
-                await serve(sid: sid, headers: headers, address: address, inbound: inbound, outbound: outbound,
-                            channel: channel, hub: hub, maxMessage: maxPayload + 1024)
-            }
+            return .init(sid: sid, headers: RealTimeRoutes.handshakeHeaders(request.headerFields), address: address)
+        }
+        let makeWebSocket: @Sendable (RealTimeChannel.UpgradeTarget, any Channel) throws -> Void = { target, channel in
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
+                                                            maxAccumulatedFrameSize: maxMessage))
+            try sync.addHandler(EngineIOWebSocketHandler(target: target, hub: hub))
         }
         return HTTPServerBuilder { responder in
-            let channel = HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration,
-                                                       shouldUpgrade: shouldUpgrade)
+            let channel = RealTimeChannel(responder: responder, http1: http1Configuration, maxFrameSize: max(1 << 20, maxMessage),
+                                          shouldUpgrade: shouldUpgrade, makeWebSocket: makeWebSocket)
             guard let connections else { return channel }
             return GuardedChildChannel(inner: channel, tracker: connections)
         }
@@ -72,82 +71,6 @@ public enum RealTimeWebSocket {
         // refused before the 101 (the HTTP route answers 400), rather than accepted and closed at once.
         return await hub.server.sessionState(sid: sid) == .polling ? .some(sid) : nil
     }
-
-    /// How long a WebSocket whose session ended may take to write its last frames and answer the close.
-    static let closeGrace: TimeAmount = .seconds(5)
-
-    /// Pumps one WebSocket: inbound frames to the server in order, the server's frames out. Whichever
-    /// side ends first ends both.
-    static func serve(sid: String?, headers: [String: String], address: String?, inbound: WebSocketInboundStream,
-                      outbound: WebSocketOutboundWriter, channel: any Channel, hub: RealTimeHub,
-                      maxMessage: Int) async {
-        let server = hub.server
-        let limit = hub.configuration.engine.maxBufferedBytes
-        let readerEnded = OneShotSignal()
-        let outbox = EngineIOWebSocketOutbox(limitBytes: limit, onOverflow: { [logger = hub.logger, metrics = hub.metrics] in
-            // The peer stopped reading: cut it so its session ends and its unwritten updates go back
-            // to RabbitMQ instead of piling up here.
-            logger.warning("socket outbox full, session closed", metadata: [
-                "reason": "outbox_overflow", "realtime.outbox_limit": "\(limit)",
-            ])
-            metrics?.sessionsClosed("outbox_overflow").increment()
-            // Output first: what the kernel already took still reaches a peer that reads, then FIN. A full
-            // close with unread input would be a reset, and a reset drops those frames, which count as
-            // written. The rest of the connection goes a moment later.
-            channel.close(mode: .output, promise: nil)
-            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
-        }, onClose: {
-            // The session ended: its last frames and the close handshake get `closeGrace`, then the
-            // connection goes, whatever the pump is doing. A peer that neither reads nor answers holds
-            // the pump's write forever (and the kernel's send buffer, up to `tcp_wmem`'s cap); frames
-            // still unwritten then are reported so and their updates stay in RabbitMQ. The reader is
-            // released too, in case the close does not end its inbound stream.
-            channel.eventLoop.scheduleTask(in: closeGrace) {
-                channel.close(promise: nil)
-                readerEnded.fire()
-            }
-        })
-        let connection: EngineIOWebSocketConnection
-        do {
-            connection = try await server.attachWebSocket(sid: sid, headers: headers, writer: outbox, address: address)
-        } catch {
-            hub.logger.debug("websocket refused", metadata: ["error": "\(error)"])
-            return
-        }
-        // The pump writes on the channel's event loop (see `WebSocketFramePump`); this task only waits
-        // for its end, and the reader is the one child task. A task per socket costs its object and the
-        // slabs its frames grow to for the connection's whole life. A peer that does not read holds the
-        // pump, and the outbox fills up to its limit.
-        let pump = WebSocketFramePump(channel: channel, outbox: outbox)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    for try await message in inbound.messages(maxSize: maxMessage) {
-                        switch message {
-                        case .text(let text): await server.receive(text, on: connection)
-                        case .binary(let buffer): await server.receive(binary: Array(buffer.readableBytesView), on: connection)
-                        }
-                    }
-                } catch {
-                    hub.logger.debug("websocket read failed", metadata: ["error": "\(error)"])
-                }
-                // The peer or the connection ended: so does the pump.
-                pump.stop()
-                readerEnded.fire()
-            }
-            if await pump.run() == .drained, !Task.isCancelled {
-                // The server ended the session and everything was written: close, and give the peer the
-                // rest of `closeGrace` to answer. The reader ends with its answer, or the outbox's close
-                // handler closes the connection; either way the reader is cancelled below.
-                try? await outbound.close(.normalClosure, reason: nil)
-                await readerEnded.wait()
-            }
-            group.cancelAll()
-        }
-        // Whatever the connection did not take never reached the client.
-        outbox.abandon()
-        await server.webSocketClosed(connection)
-    }
 }
 
 /// Drains an `EngineIOWebSocketOutbox` into a WebSocket channel from the channel's own event loop, so
@@ -160,28 +83,19 @@ final class WebSocketFramePump: Sendable {
 
     private let channel: any Channel
     private let outbox: EngineIOWebSocketOutbox
-    private let end = Mutex<(outcome: End?, waiter: CheckedContinuation<End, Never>?)>((nil, nil))
+    private let end = Mutex<(outcome: End?, onEnd: (@Sendable (End) -> Void)?)>((nil, nil))
 
     init(channel: any Channel, outbox: EngineIOWebSocketOutbox) {
         self.channel = channel
         self.outbox = outbox
     }
 
-    /// Pumps until the outbox is closed and drained (`drained`), a write fails (`failed`) or the calling
-    /// task is cancelled (`cancelled`; what is queued then is the caller's to abandon).
-    func run() async -> End {
-        channel.eventLoop.execute { self.pump() }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<End, Never>) in
-                let done = end.withLock { end -> End? in
-                    if end.outcome == nil { end.waiter = continuation }
-                    return end.outcome
-                }
-                if let done { continuation.resume(returning: done) }
-            }
-        } onCancel: {
-            finish(.cancelled)
-        }
+    /// Pumps until the outbox is closed and drained (`drained`), a write fails (`failed`) or `stop` is
+    /// called (`cancelled`; what is queued then is the caller's to abandon). `onEnd` is called once, on
+    /// the event loop.
+    func start(onEnd: @escaping @Sendable (End) -> Void) {
+        end.withLock { $0.onEnd = onEnd }
+        if channel.eventLoop.inEventLoop { pump() } else { channel.eventLoop.execute { self.pump() } }
     }
 
     /// On the event loop.
@@ -217,44 +131,18 @@ final class WebSocketFramePump: Sendable {
         }
     }
 
-    /// Ends `run` (with `cancelled`) from outside: the reader saw the connection end.
+    /// Ends the pump (with `cancelled`) from outside: the connection ended. On the event loop.
     func stop() {
         finish(.cancelled)
     }
 
     private func finish(_ outcome: End) {
-        let waiter = end.withLock { end -> CheckedContinuation<End, Never>? in
+        let onEnd = end.withLock { end -> (@Sendable (End) -> Void)? in
             guard end.outcome == nil else { return nil }
             end.outcome = outcome
-            defer { end.waiter = nil }
-            return end.waiter
+            defer { end.onEnd = nil }
+            return end.onEnd
         }
-        waiter?.resume(returning: outcome)
-    }
-}
-
-/// Fires once; `wait` returns at once after that. For a task that waits on an event-loop callback or
-/// another task, whichever comes first.
-final class OneShotSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func fire() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard !state.fired else { return [] }
-            state.fired = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let fired = state.withLock { state -> Bool in
-                if !state.fired { state.waiters.append(continuation) }
-                return state.fired
-            }
-            if fired { continuation.resume() }
-        }
+        onEnd?(outcome)
     }
 }
