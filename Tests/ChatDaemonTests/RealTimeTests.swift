@@ -217,6 +217,29 @@ struct RealTimeTests {
         }
     }
 
+    @Test("the WebSocket protocol around Engine.IO: a ping gets its pong, a fragmented CONNECT is joined, a close is echoed and TCP closed, a half-closed peer is closed at once, a message above maxPayload in fragments is refused with 1009")
+    func webSocketProtocol() async throws {
+        let h = try await RealTimeHarness(membership: MembershipDouble())
+        defer { Task { await h.cleanUp() } }
+        let (_, token) = try await h.user("Wes", phone: "79000000077")
+        try await h.live { port in
+            let client = try PythonClient.start("ws_protocol.py", ["--port", "\(port)", "--token", token],
+                                                log: h.directory.url.appendingPathComponent("client.log"))
+            let log = try await PythonClient.finish(client)
+            #expect(log.contains("SCENARIO OK"), "\(log)")
+            #expect(log.contains("PONG chatd"))
+            #expect(log.contains("CONNECTED"))
+            #expect(log.contains("CLOSE 4001"))
+            #expect(log.contains("EOF"))
+            #expect(log.contains("TOOLARGE 1009"))
+            // FIN without a close frame: the server closes the connection right away, not at a timeout.
+            let halfClose = log.split(separator: "\n").first { $0.hasPrefix("HALFCLOSE ") }
+                .flatMap { Double($0.dropFirst("HALFCLOSE ".count)) }
+            #expect(try #require(halfClose) < 2, "\(log)")
+            try await waitUntil(seconds: 10) { await h.hub.connectionCount() == 0 }
+        }
+    }
+
     @Test("only /socket.io/ WebSocket requests upgrade; a refused upgrade gets a 400 and plain requests still reach the router")
     func upgradeRouting() async throws {
         let h = try await RealTimeHarness(membership: MembershipDouble())
@@ -224,7 +247,7 @@ struct RealTimeTests {
         try await h.live { port in
             let upgrade = ["Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
                            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="]
-            // HummingbirdWebSocket answers every refused upgrade with a bare 400 and closes.
+            // Every refused upgrade gets a bare 400 and the connection closes (`RealTimeChannel`).
             let health = try await RawHTTP.get(port: port, path: "/health", headers: upgrade)
             #expect(health.hasPrefix("HTTP/1.1 400"), "\(health)")
             let plainHealth = try await RawHTTP.get(port: port, path: "/health", headers: [:])
