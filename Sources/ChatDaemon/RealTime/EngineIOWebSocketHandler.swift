@@ -25,7 +25,6 @@ final class EngineIOWebSocketHandler: ChannelDuplexHandler, RemovableChannelHand
     private var inbox: WebSocketInbox?
     private var pump: WebSocketFramePump?
     private var closeSent = false
-    private var closeReceived = false
     private var counted = false
 
     init(target: RealTimeChannel.UpgradeTarget, hub: RealTimeHub) {
@@ -110,17 +109,11 @@ final class EngineIOWebSocketHandler: ChannelDuplexHandler, RemovableChannelHand
         case .pong:
             break  // Engine.IO has its own heartbeat; WebSocket pings are never sent
         case .connectionClose:
-            closeReceived = true
-            if closeSent {
-                // The answer to our close: the handshake is complete and the server closes TCP.
-                context.close(promise: nil)
-            } else {
-                // The peer closes first: answer with its code, then close.
-                closeSent = true
-                let reply = WebSocketFrame(fin: true, opcode: .connectionClose,
-                                           data: Self.closePayload(echoing: frame.unmaskedData, allocator: context.channel.allocator))
-                context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            }
+            // The answer to our close completes the handshake and the server closes TCP; a peer that
+            // closes first gets its code back, then the close.
+            guard !closeSent else { return context.close(promise: nil) }
+            sendClose(context: context, Self.closePayload(echoing: frame.unmaskedData, allocator: context.channel.allocator),
+                      thenClose: true)
         default:
             fail(context: context, code: .protocolError)
         }
@@ -149,13 +142,7 @@ final class EngineIOWebSocketHandler: ChannelDuplexHandler, RemovableChannelHand
             // The server ended the session and everything was written: close, and give the peer the
             // rest of `closeGrace` to answer (the outbox's close handler closes the connection then).
             guard !closeSent else { return }
-            closeSent = true
-            var payload = context.channel.allocator.buffer(capacity: 2)
-            payload.write(webSocketErrorCode: .normalClosure)
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
-                .assumeIsolated().whenComplete { [closeReceived] result in
-                    if closeReceived || (try? result.get()) == nil { context.close(promise: nil) }
-                }
+            sendClose(context: context, Self.closePayload(.normalClosure, allocator: context.channel.allocator), thenClose: false)
         case .failed:
             context.close(promise: nil)
         case .cancelled:
@@ -166,23 +153,33 @@ final class EngineIOWebSocketHandler: ChannelDuplexHandler, RemovableChannelHand
     /// Sends a close frame with `code` (unless one went already), then closes the connection.
     private func fail(context: ChannelHandlerContext, code: WebSocketErrorCode) {
         guard !closeSent else { return context.close(promise: nil) }
+        sendClose(context: context, Self.closePayload(code, allocator: context.channel.allocator), thenClose: true)
+    }
+
+    /// Our close frame, once. With `thenClose` the connection goes once it is written; without, on the
+    /// peer's answer or the close grace (or at once if the write failed).
+    private func sendClose(context: ChannelHandlerContext, _ payload: ByteBuffer, thenClose: Bool) {
         closeSent = true
-        var payload = context.channel.allocator.buffer(capacity: 2)
-        payload.write(webSocketErrorCode: code)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
-            .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            .assumeIsolated().whenComplete { result in
+                if thenClose || (try? result.get()) == nil { context.close(promise: nil) }
+            }
+    }
+
+    static func closePayload(_ code: WebSocketErrorCode, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var payload = allocator.buffer(capacity: 2)
+        payload.write(webSocketErrorCode: code)
+        return payload
     }
 
     /// The peer's close code when it sent a valid one (RFC 6455 §5.5.1: an endpoint echoes it), else 1000.
     static func closePayload(echoing peer: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         var peer = peer
+        guard let code = peer.readInteger(as: UInt16.self),
+              (1000...1003).contains(code) || (1007...1011).contains(code) || (3000...4999).contains(code)
+        else { return closePayload(.normalClosure, allocator: allocator) }
         var payload = allocator.buffer(capacity: 2)
-        if let code = peer.readInteger(as: UInt16.self), (1000...1003).contains(code) || (1007...1011).contains(code)
-            || (3000...4999).contains(code) {
-            payload.writeInteger(code)
-        } else {
-            payload.write(webSocketErrorCode: .normalClosure)
-        }
+        payload.writeInteger(code)
         return payload
     }
 }
@@ -195,6 +192,13 @@ final class WebSocketInbox: Sendable {
     enum Message: Sendable {
         case text(String)
         case binary([UInt8])
+
+        var byteCount: Int {
+            switch self {
+            case .text(let text): text.utf8.count
+            case .binary(let data): data.count
+            }
+        }
     }
 
     private enum Job: Sendable {
@@ -233,13 +237,7 @@ final class WebSocketInbox: Sendable {
 
     func attach() { enqueue(.attach, bytes: 0) }
 
-    func receive(_ message: Message) {
-        let bytes = switch message {
-        case .text(let text): text.utf8.count
-        case .binary(let data): data.count
-        }
-        enqueue(.message(message), bytes: bytes)
-    }
+    func receive(_ message: Message) { enqueue(.message(message), bytes: message.byteCount) }
 
     /// The connection closed: after the messages before it, the socket's unwritten frames are reported
     /// so and the server told.
@@ -276,12 +274,7 @@ final class WebSocketInbox: Sendable {
             }
             let job = state.jobs[state.head]
             state.head += 1
-            if case .message(let message) = job {
-                switch message {
-                case .text(let text): state.bytes -= text.utf8.count
-                case .binary(let data): state.bytes -= data.count
-                }
-            }
+            if case .message(let message) = job { state.bytes -= message.byteCount }
             var resume: (@Sendable () -> Void)?
             if state.resume != nil, state.jobs.count - state.head < Self.holdAfterMessages / 2, state.bytes < Self.holdAfterBytes / 2 {
                 resume = state.resume
